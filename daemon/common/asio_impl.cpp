@@ -1,0 +1,3 @@
+// Asio's implementation, compiled once for the whole program (ASIO_SEPARATE_COMPILATION).
+#include <asio/impl/src.hpp>
+#include <asio/ssl/impl/src.hpp>

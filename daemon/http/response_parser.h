@@ -1,0 +1,91 @@
+#pragma once
+
+// Incremental HTTP/1.1 response parser (RFC 9112). Bytes in, one parsed response out; it knows nothing
+// of sockets. Feeding a response in one piece or one byte at a time gives the same result.
+//
+// Covers: status line, header fields (token names, OWS trimmed, obs-fold rejected, duplicates kept in
+// order with original case), interim 1xx responses (skipped, their statuses remembered), body framing by
+// chunked Transfer-Encoding (extensions ignored, trailers kept), Content-Length (differing values are a
+// protocol error), or read-until-close; no body for HEAD, 1xx, 204 and 304. Memory is bounded: the head
+// (status line + fields, and trailers) by max_header_bytes, the body kept by max_body_bytes.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "http/headers.h"
+
+namespace fetchd::http {
+
+enum class ParseError {
+  bad_status_line = 1,
+  bad_header,                   // not "token: value", or a control character in it
+  obs_fold,                     // a field line starting with whitespace
+  bad_content_length,           // not a decimal number
+  conflicting_content_length,   // several Content-Length values that differ
+  bad_transfer_encoding,        // a coding other than a final "chunked"
+  bad_chunk,                    // malformed chunk size line or missing CRLF after chunk data
+  headers_too_large,            // head or trailers over max_header_bytes
+  unexpected_eof,               // the connection closed before the message was complete
+};
+const std::error_category& parse_error_category();
+std::error_code make_error_code(ParseError error);
+
+struct ParserLimits {
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;  // beyond this the body is marked truncated, parsing stops
+  bool keep_body = false;                    // copy body bytes (up to max_body_bytes) into `body`
+};
+
+struct ParsedResponse {
+  int version_major = 0;
+  int version_minor = 0;
+  int status = 0;
+  std::string reason;
+  Headers headers;
+  Headers trailers;
+  std::vector<int> interim_statuses;  // 1xx responses skipped before this one
+  std::size_t body_bytes = 0;         // body bytes received (decoded, when chunked), at most the limit
+  bool body_truncated = false;
+  std::string body;                   // only with keep_body
+};
+
+class ResponseParser {
+ public:
+  enum class Status { need_more, complete, error };
+
+  ResponseParser(ParserLimits limits, bool response_to_head);
+
+  // Consumes bytes. Once complete or in error, further bytes are ignored.
+  Status feed(std::string_view bytes);
+  // The peer closed the connection: completes a read-until-close body, otherwise unexpected_eof
+  // (unless already complete or in error).
+  Status finish();
+
+  Status status() const { return status_; }
+  // True once the final (non-1xx) response's header section has been parsed.
+  bool headers_complete() const;
+  const ParsedResponse& response() const { return response_; }
+  ParsedResponse take_response() { return std::move(response_); }
+  std::error_code error() const { return error_; }
+  // What was malformed, for people: e.g. "Content-Length values differ: 5 and 6".
+  const std::string& error_detail() const { return error_detail_; }
+
+ private:
+  // Implementation state (private helpers and members) is the parser module's own business.
+  Status fail(ParseError error, std::string detail);
+
+  ParserLimits limits_;
+  bool response_to_head_;
+  Status status_ = Status::need_more;
+  ParsedResponse response_;
+  std::error_code error_;
+  std::string error_detail_;
+};
+
+}  // namespace fetchd::http
+
+template <>
+struct std::is_error_code_enum<fetchd::http::ParseError> : std::true_type {};
