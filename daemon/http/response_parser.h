@@ -1,15 +1,17 @@
 #pragma once
 
-// Incremental HTTP/1.1 response parser (RFC 9112). Bytes in, one parsed response out; it knows nothing
-// of sockets. Feeding a response in one piece or one byte at a time gives the same result.
+// Incremental HTTP/1.1 response parser (RFC 9112). Bytes in, one parsed response out; it knows
+// nothing of sockets. Feeding a response in one piece or one byte at a time gives the same result.
 //
-// Covers: status line, header fields (token names, OWS trimmed, obs-fold rejected, duplicates kept in
-// order with original case), interim 1xx responses (skipped, their statuses remembered), body framing by
-// chunked Transfer-Encoding (extensions ignored, trailers kept), Content-Length (differing values are a
-// protocol error), or read-until-close; no body for HEAD, 1xx, 204 and 304. Memory is bounded: the head
-// (status line + fields, and trailers) by max_header_bytes, the body kept by max_body_bytes.
+// Covers: status line, header fields (token names, OWS trimmed, obs-fold rejected, duplicates kept
+// in order with original case), interim 1xx responses (skipped, their statuses remembered), body
+// framing by chunked Transfer-Encoding (extensions ignored, trailers kept), Content-Length
+// (differing values are a protocol error), or read-until-close; no body for HEAD, 1xx, 204 and 304.
+// Memory is bounded: the head (status line + fields, and trailers) by max_header_bytes, the body
+// kept by max_body_bytes.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -21,22 +23,23 @@ namespace fetchd::http {
 
 enum class ParseError {
   bad_status_line = 1,
-  bad_header,                   // not "token: value", or a control character in it
-  obs_fold,                     // a field line starting with whitespace
-  bad_content_length,           // not a decimal number
-  conflicting_content_length,   // several Content-Length values that differ
-  bad_transfer_encoding,        // a coding other than a final "chunked"
-  bad_chunk,                    // malformed chunk size line or missing CRLF after chunk data
-  headers_too_large,            // head or trailers over max_header_bytes
-  unexpected_eof,               // the connection closed before the message was complete
+  bad_header,                  // not "token: value", or a control character in it
+  obs_fold,                    // a field line starting with whitespace
+  bad_content_length,          // not a decimal number
+  conflicting_content_length,  // several Content-Length values that differ
+  bad_transfer_encoding,       // malformed Transfer-Encoding list, or "chunked" applied twice
+  bad_chunk,                   // malformed chunk size line or missing CRLF after chunk data
+  headers_too_large,           // head or trailers over max_header_bytes
+  unexpected_eof,              // the connection closed before the message was complete
 };
 const std::error_category& parse_error_category();
 std::error_code make_error_code(ParseError error);
 
 struct ParserLimits {
   std::size_t max_header_bytes = 64 * 1024;
-  std::size_t max_body_bytes = 1024 * 1024;  // beyond this the body is marked truncated, parsing stops
-  bool keep_body = false;                    // copy body bytes (up to max_body_bytes) into `body`
+  std::size_t max_body_bytes =
+      1024 * 1024;         // beyond this the body is marked truncated, parsing stops
+  bool keep_body = false;  // copy body bytes (up to max_body_bytes) into `body`
 };
 
 struct ParsedResponse {
@@ -47,9 +50,9 @@ struct ParsedResponse {
   Headers headers;
   Headers trailers;
   std::vector<int> interim_statuses;  // 1xx responses skipped before this one
-  std::size_t body_bytes = 0;         // body bytes received (decoded, when chunked), at most the limit
+  std::size_t body_bytes = 0;  // body bytes received (decoded, when chunked), at most the limit
   bool body_truncated = false;
-  std::string body;                   // only with keep_body
+  std::string body;  // only with keep_body
 };
 
 class ResponseParser {
@@ -74,12 +77,38 @@ class ResponseParser {
   const std::string& error_detail() const { return error_detail_; }
 
  private:
-  // Implementation state (private helpers and members) is the parser module's own business.
+  // Where the next byte belongs.
+  enum class State : unsigned char {
+    status_line,
+    header_line,
+    body_length,  // Content-Length body
+    body_until_close,
+    chunk_size_line,
+    chunk_data,
+    chunk_data_cr,  // the CRLF that ends chunk data
+    chunk_data_lf,
+    trailer_line,
+  };
+
   Status fail(ParseError error, std::string detail);
+  void complete() { status_ = Status::complete; }
+  bool next_line(const char*& pos, const char* end, std::string_view& line);
+  void on_line(std::string_view line);
+  void on_status_line(std::string_view line);
+  void add_field(std::string_view line, Headers& fields);
+  void on_head_end();
+  void on_chunk_size_line(std::string_view line);
+  bool add_body(const char* data, std::size_t size);
 
   ParserLimits limits_;
   bool response_to_head_;
   Status status_ = Status::need_more;
+  State state_ = State::status_line;
+  bool headers_complete_ = false;
+  std::string line_;               // a line split across feed() calls, never longer than its limit
+  std::size_t section_bytes_ = 0;  // head (across interim responses) or trailer bytes so far
+  std::uint64_t length_ = 0;       // of the Content-Length body or the current chunk
+  std::uint64_t remaining_ = 0;    // of length_
   ParsedResponse response_;
   std::error_code error_;
   std::string error_detail_;
