@@ -14,7 +14,9 @@
 
 namespace fetchd::http {
 
-enum class ErrorClass { none, dns, connect, timeout, tls, protocol, too_large, io };
+// `cancelled`: the fetch was stopped from outside (shutdown, target removed), not a property of the
+// server.
+enum class ErrorClass { none, dns, connect, timeout, tls, protocol, too_large, io, cancelled };
 enum class Phase { resolve, connect, tls_handshake, write_request, read_headers, read_body };
 
 std::string_view to_string(ErrorClass error_class);
@@ -39,10 +41,11 @@ struct Timings {
 struct TlsInfo {
   std::string protocol;  // "TLSv1.3"
   std::string cipher;
-  std::string subject;   // leaf certificate, one-line RFC 2253 form
+  std::string subject;  // leaf certificate, one-line RFC 2253 form
   std::string issuer;
   std::chrono::system_clock::time_point not_after;
-  std::chrono::system_clock::time_point chain_earliest_not_after;  // over every presented certificate
+  std::chrono::system_clock::time_point
+      chain_earliest_not_after;  // over every presented certificate
 };
 
 // One request/response exchange. A fetch that follows redirects has one hop per request.

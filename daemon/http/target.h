@@ -21,8 +21,8 @@ std::string_view to_string(AddressFamily family);
 
 struct TlsOptions {
   bool verify_peer = true;
-  std::string ca_file;      // empty: the system trust store
-  std::string server_name;  // empty: the URL's host (SNI and certificate name check)
+  std::string ca_file{};      // empty: the system trust store
+  std::string server_name{};  // empty: the URL's host (SNI and certificate name check)
 };
 
 struct Target {
@@ -34,8 +34,8 @@ struct Target {
   std::size_t max_body_bytes = 1024 * 1024;
   TlsOptions tls;
   AddressFamily family = AddressFamily::any;
-  int max_redirects = 0;      // 0: a 3xx is the result
-  bool keep_body = false;     // copy the bytes read (up to max_body_bytes) into the result
+  int max_redirects = 0;   // 0: a 3xx is the result
+  bool keep_body = false;  // copy the bytes read (up to max_body_bytes) into the result
 };
 
 // A target for a URL with every other setting at its default.

@@ -1,8 +1,8 @@
 #pragma once
 
-// Absolute http/https URLs as fetchd accepts them: scheme, host (name, IPv4, or bracketed IPv6 literal),
-// optional port, and path+query. Anything with control characters, spaces, user-info or a fragment is
-// refused, so a URL can never inject bytes into the request line.
+// Absolute http/https URLs as fetchd accepts them: scheme, host (name, IPv4, or bracketed IPv6
+// literal), optional port, and path+query. Anything with control characters, spaces, user-info or a
+// fragment is refused, so a URL can never inject bytes into the request line.
 
 #include <cstdint>
 #include <string>
@@ -13,8 +13,8 @@
 namespace fetchd::http {
 
 struct Url {
-  std::string scheme;      // "http" or "https"
-  std::string host;        // without brackets; lower-cased for names
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without brackets; lower-cased for names
   bool host_is_ipv6_literal = false;
   std::uint16_t port = 0;  // always set: the default for the scheme when the URL has none
   std::string target;      // path and query, at least "/"
