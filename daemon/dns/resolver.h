@@ -1,18 +1,19 @@
 #pragma once
 
-// Asynchronous name resolution on the event loop, with c-ares. Unlike asio::ip::tcp::resolver (which
-// runs getaddrinfo on one private thread, one lookup at a time), lookups here run concurrently on the
-// caller's thread: a name whose server never answers delays nobody else.
+// Asynchronous name resolution on the event loop, with c-ares. Unlike asio::ip::tcp::resolver
+// (which runs getaddrinfo on one private thread, one lookup at a time), lookups here run
+// concurrently on the caller's thread: a name whose server never answers delays nobody else.
 // Honours /etc/hosts and /etc/resolv.conf; an explicit server list replaces resolv.conf's servers.
 
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/ip/address.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/address.hpp>
 
 namespace fetchd::dns {
 
@@ -20,11 +21,11 @@ enum class Family { any, ipv4, ipv6 };
 
 // Failures, as std::error_code in dns_error_category().
 enum class DnsError {
-  not_found = 1,     // NXDOMAIN or no address of the wanted family
-  timeout,           // no server answered in time
-  server_failure,    // SERVFAIL, REFUSED, bad reply
-  bad_name,          // not a valid host name
-  no_servers,        // nothing configured to ask
+  not_found = 1,   // NXDOMAIN or no address of the wanted family
+  timeout,         // no server answered in time
+  server_failure,  // SERVFAIL, REFUSED, bad reply
+  bad_name,        // not a valid host name
+  no_servers,      // nothing configured to ask
   other,
 };
 const std::error_category& dns_error_category();
@@ -54,8 +55,8 @@ class Resolver {
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
-  // IP literals are returned without a lookup. Honours per-operation cancellation (terminal, partial,
-  // total): a cancelled lookup completes at once with asio::error::operation_aborted.
+  // IP literals are returned without a lookup. Honours per-operation cancellation (terminal,
+  // partial, total): a cancelled lookup completes at once with asio::error::operation_aborted.
   asio::awaitable<Resolution> resolve(std::string host, Family family);
 
  private:
