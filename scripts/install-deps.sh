@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian 12 packages fetchd needs to build and test, only those that are missing, so a
+# second run costs one dpkg query. Uses sudo when not root.
+set -eu
+
+packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libsystemd-dev
+libssl-dev libc-ares-dev libgtest-dev openssl"
+if [ "${1:-}" = "--test" ]; then
+  # Tests start a real nginx on loopback and format-check the tree.
+  packages="$packages nginx clang-format"
+fi
+
+missing=""
+for package in $packages; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing:$missing"
+$sudo apt-get update -q
+# shellcheck disable=SC2086  # word splitting of the package list is intended
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
