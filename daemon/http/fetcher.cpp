@@ -143,6 +143,15 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
       self->expired_ = true;
       self->close();
     });
+    // A cancelled caller makes Asio throw at the next co_await of a sub-coroutine; the socket must
+    // be freed then too, not when the deadline handler finally lets go of this exchange.
+    struct Release {
+      Exchange& exchange;
+      ~Release() {
+        exchange.close();
+        exchange.deadline_.cancel();
+      }
+    } release{*this};
     if (co_await connect()) {
       if (!hop_.url.is_tls()) {
         co_await converse(socket_);
@@ -150,8 +159,6 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
         co_await converse(*tls_);
       }
     }
-    close();
-    deadline_.cancel();
     hop_.timings.total = since(start);
     co_return std::move(hop_);
   }
@@ -162,6 +169,12 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
     lowest().close(ignored);
   }
   tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
+
+  // A cancellation that arrives while no operation is pending (its completion already queued) is
+  // not delivered to the next operation, so each step looks before it starts.
+  static bool cancelled(const asio::cancellation_state& state) {
+    return state.cancelled() != asio::cancellation_type::none;
+  }
 
   void fail(ErrorClass error_class, std::string message) {
     hop_.error = FetchError{error_class, phase_, std::move(message)};
@@ -229,6 +242,10 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
         // Out of descriptors (EMFILE) or similar: a result, never a crash.
         fail(ErrorClass::connect, "cannot open a socket: " + ec.message());
         co_return false;
+      }
+      if (cancelled(co_await asio::this_coro::cancellation_state)) {
+        last_error = asio::error::operation_aborted;
+        break;
       }
       auto [connect_error] = co_await socket_.async_connect(endpoint, kNoThrow);
       if (!connect_error) {
@@ -306,6 +323,10 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
         method_ == Method::head);
     auto status = ResponseParser::Status::need_more;
     while (status == ResponseParser::Status::need_more) {
+      if (cancelled(co_await asio::this_coro::cancellation_state)) {
+        fail(asio::error::operation_aborted, ErrorClass::io, "");
+        break;
+      }
       auto [read_error, count] = co_await stream.async_read_some(asio::buffer(buffer_), kNoThrow);
       if (count > 0) {
         if (!hop_.timings.first_byte)

@@ -349,6 +349,28 @@ TEST_F(FetcherTest, CancellationEndsTheFetchAndFreesTheSocketAtOnce) {
   EXPECT_EQ(result->error().error_class, ErrorClass::cancelled);
 }
 
+// Regression: a cancellation that lands while the connect's completion is queued used to make Asio
+// throw out of the exchange, which then kept its socket open until the deadline.
+TEST_F(FetcherTest, CancellationBetweenStepsStillFreesTheSocketAtOnce) {
+  ScriptedServer server(io_.get_executor(), Script{step::ReadRequest{}, step::Hang{}});
+  asio::cancellation_signal cancel;
+  std::optional<FetchResult> result;
+  auto target = target_for(server.url("/"));
+  target.timeout = 30s;
+  asio::co_spawn(
+      io_, fetcher_.fetch(target),
+      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr error, FetchResult value) {
+        if (error)
+          std::rethrow_exception(error);
+        result = std::move(value);
+      }));
+  ASSERT_TRUE(test::run_until(io_, [&] { return server.connections() == 1; }));
+  cancel.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return result && server.open_connections() == 0; }, 2s));
+  EXPECT_EQ(result->error().error_class, ErrorClass::cancelled);
+}
+
 TEST_F(FetcherTest, ThousandConcurrentFetchesOnOneThread) {
   constexpr int kFetches = 1000;
   ScriptedServer server(io_.get_executor(),
