@@ -1,0 +1,154 @@
+#include "scheduler/scheduler.h"
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace fetchd::scheduler {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kLatenessSamples = 1 << 16;
+}  // namespace
+
+struct Scheduler::Job {
+  explicit Job(JobSpec job_spec) : spec(std::move(job_spec)) {}
+  JobSpec spec;
+  asio::cancellation_signal cancel;
+  bool stopped = false;
+};
+
+std::chrono::milliseconds first_offset(const std::string& name,
+                                       std::chrono::milliseconds interval) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const char c : name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  const auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(interval.count(), 1));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(hash % span));
+}
+
+Scheduler::Scheduler(asio::any_io_executor executor, http::Fetcher& fetcher,
+                     std::size_t max_in_flight, Callbacks callbacks)
+    : executor_(std::move(executor)),
+      fetcher_(fetcher),
+      callbacks_(std::move(callbacks)),
+      limit_(max_in_flight) {}
+
+Scheduler::~Scheduler() {
+  stop_all();
+}
+
+void Scheduler::start(JobSpec spec) {
+  stop(spec.name);
+  auto job = std::make_shared<Job>(std::move(spec));
+  jobs_[job->spec.name] = job;
+  asio::co_spawn(executor_, run(job),
+                 asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr error) {
+                   if (!error)
+                     return;
+                   try {
+                     std::rethrow_exception(error);
+                   } catch (const std::system_error& stopped) {
+                     // A stopped job ends with Asio refusing to resume it: that is the plan.
+                     if (stopped.code() != asio::error::operation_aborted)
+                       throw;
+                   }
+                 }));
+}
+
+bool Scheduler::stop(const std::string& name) {
+  const auto found = jobs_.find(name);
+  if (found == jobs_.end())
+    return false;
+  found->second->stopped = true;
+  found->second->cancel.emit(asio::cancellation_type::terminal);
+  jobs_.erase(found);
+  return true;
+}
+
+void Scheduler::stop_all() {
+  for (auto& [name, job] : jobs_) {
+    job->stopped = true;
+    job->cancel.emit(asio::cancellation_type::terminal);
+  }
+  jobs_.clear();
+}
+
+const JobSpec* Scheduler::spec(const std::string& name) const {
+  const auto found = jobs_.find(name);
+  return found == jobs_.end() ? nullptr : &found->second->spec;
+}
+
+std::vector<std::string> Scheduler::names() const {
+  std::vector<std::string> names;
+  names.reserve(jobs_.size());
+  for (const auto& [name, job] : jobs_)
+    names.push_back(name);
+  return names;
+}
+
+Stats Scheduler::stats() const {
+  Stats stats = stats_;
+  stats.in_flight = limit_.in_use();
+  stats.waiting_for_permit = limit_.waiting();
+  stats.jobs = jobs_.size();
+  return stats;
+}
+
+std::vector<std::int64_t> Scheduler::recent_lateness_us() const {
+  return lateness_ring_;
+}
+
+void Scheduler::note_lateness(Clock::duration lateness) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(lateness).count();
+  if (lateness_ring_.size() < kLatenessSamples) {
+    lateness_ring_.push_back(micros);
+  } else {
+    lateness_ring_[lateness_next_] = micros;
+    lateness_next_ = (lateness_next_ + 1) % kLatenessSamples;
+  }
+}
+
+asio::awaitable<void> Scheduler::run(std::shared_ptr<Job> job) {
+  const auto interval = std::max(job->spec.interval, std::chrono::milliseconds(1));
+  asio::steady_timer timer(executor_);
+  auto due = Clock::now() + first_offset(job->spec.name, interval);
+  for (;;) {
+    timer.expires_at(due);
+    auto [wait_error] =
+        co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (wait_error || job->stopped)
+      co_return;
+
+    auto permit = co_await limit_.acquire();
+    if (!permit || job->stopped)
+      co_return;
+    note_lateness(Clock::now() - due);
+    ++stats_.fetches_started;
+    auto result = co_await fetcher_.fetch(job->spec.target);
+    permit.reset();
+    if (job->stopped)
+      co_return;
+    ++stats_.fetches_completed;
+    if (callbacks_.on_result)
+      callbacks_.on_result(job->spec.name, result);
+
+    // Fixed rate: the next slot is the first one still ahead; the ones passed are skipped.
+    due += interval;
+    const auto now = Clock::now();
+    if (due <= now) {
+      const auto missed = static_cast<std::uint64_t>((now - due) / interval) + 1;
+      due += missed * interval;
+      stats_.slots_skipped += missed;
+      if (callbacks_.on_skipped)
+        callbacks_.on_skipped(job->spec.name, missed);
+    }
+  }
+}
+
+}  // namespace fetchd::scheduler

@@ -1,0 +1,99 @@
+#pragma once
+
+// One periodic fetch job per target on the event loop.
+//
+// Timing: fixed rate without drift — a job's n-th fetch is due at first + n * interval, whatever
+// the previous fetch took. The first fetch is spread over the interval by a hash of the name, so
+// thousands of targets never fire at the same instant, and the spread is the same on every start.
+// A fetch that overruns its interval makes the job skip the slots it missed (counted, not queued):
+// the same target never runs twice at once. At most `max_in_flight` fetches run at once over all
+// targets; a job waiting for a permit fetches late, and the lateness is measured.
+//
+// The scheduler knows only the engine: results go to the callbacks, which the daemon wires to the
+// results store.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+
+#include "http/fetch_result.h"
+#include "http/fetcher.h"
+#include "http/target.h"
+#include "scheduler/in_flight_limit.h"
+
+namespace fetchd::scheduler {
+
+struct JobSpec {
+  std::string name;
+  http::Target target;
+  std::chrono::milliseconds interval{30'000};
+};
+
+struct Callbacks {
+  // After each fetch that ran to an outcome (cancelled fetches of removed jobs are not reported).
+  std::function<void(const std::string& name, const http::FetchResult& result)> on_result;
+  // A due slot passed while the previous fetch of the same target was still running.
+  std::function<void(const std::string& name, std::uint64_t slots)> on_skipped;
+};
+
+struct Stats {
+  std::uint64_t fetches_started = 0;
+  std::uint64_t fetches_completed = 0;
+  std::uint64_t slots_skipped = 0;
+  std::size_t in_flight = 0;
+  std::size_t waiting_for_permit = 0;
+  std::size_t jobs = 0;
+};
+
+// Where a job's first fetch falls within its interval: deterministic from the name (FNV-1a).
+std::chrono::milliseconds first_offset(const std::string& name, std::chrono::milliseconds interval);
+
+class Scheduler {
+ public:
+  Scheduler(asio::any_io_executor executor, http::Fetcher& fetcher, std::size_t max_in_flight,
+            Callbacks callbacks);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts a job (replacing a running one of the same name, whose fetch in flight is cancelled).
+  void start(JobSpec spec);
+  // Stops a job: its timer and any fetch in flight are cancelled at once. False if unknown.
+  bool stop(const std::string& name);
+  // Stops every job (shutdown). The loop then runs out of scheduler work.
+  void stop_all();
+
+  bool contains(const std::string& name) const { return jobs_.contains(name); }
+  const JobSpec* spec(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+  void set_max_in_flight(std::size_t limit) { limit_.set_limit(limit); }
+  Stats stats() const;
+  // How late fetches started compared with their due time, over the most recent fetches (µs),
+  // for the benchmark and the status command.
+  std::vector<std::int64_t> recent_lateness_us() const;
+
+ private:
+  struct Job;
+  asio::awaitable<void> run(std::shared_ptr<Job> job);
+  void note_lateness(std::chrono::steady_clock::duration lateness);
+
+  asio::any_io_executor executor_;
+  http::Fetcher& fetcher_;
+  Callbacks callbacks_;
+  InFlightLimit limit_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  Stats stats_;
+  std::vector<std::int64_t> lateness_ring_;
+  std::size_t lateness_next_ = 0;
+};
+
+}  // namespace fetchd::scheduler

@@ -1,0 +1,85 @@
+#include "scheduler/in_flight_limit.h"
+
+#include <vector>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include "support/run_until.h"
+
+namespace fetchd::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Holds a permit until `hold` is cancelled, recording the order permits were granted in.
+asio::awaitable<void> holder(InFlightLimit& limit, int id, std::vector<int>& granted,
+                             asio::steady_timer& hold) {
+  auto permit = co_await limit.acquire();
+  if (!permit)
+    co_return;
+  granted.push_back(id);
+  co_await hold.async_wait(asio::use_awaitable);
+}
+
+TEST(InFlightLimit, AdmitsAtMostTheLimitInFifoOrder) {
+  asio::io_context io;
+  InFlightLimit limit(2);
+  std::vector<int> granted;
+  std::vector<std::unique_ptr<asio::steady_timer>> holds;
+  int finished = 0;
+  for (int i = 0; i < 5; ++i) {
+    holds.push_back(
+        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+    asio::co_spawn(io, holder(limit, i, granted, *holds.back()),
+                   [&](std::exception_ptr) { ++finished; });
+  }
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 2; }));
+  io.poll();
+  EXPECT_EQ(granted, (std::vector<int>{0, 1}));
+  EXPECT_EQ(limit.in_use(), 2u);
+  EXPECT_EQ(limit.waiting(), 3u);
+
+  holds[1]->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 3; }));
+  EXPECT_EQ(granted.back(), 2);
+  EXPECT_EQ(limit.in_use(), 2u);
+
+  limit.set_limit(4);
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 5; }));
+  EXPECT_EQ(granted, (std::vector<int>{0, 1, 2, 3, 4}));
+  for (auto& hold : holds)
+    hold->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return finished == 5; }));
+  EXPECT_EQ(limit.in_use(), 0u);
+}
+
+TEST(InFlightLimit, CancelledWaiterLeavesTheQueueWithoutAPermit) {
+  asio::io_context io;
+  InFlightLimit limit(1);
+  std::vector<int> granted;
+  asio::steady_timer first_hold(io, asio::steady_timer::time_point::max());
+  asio::steady_timer second_hold(io, asio::steady_timer::time_point::max());
+  asio::cancellation_signal cancel_second;
+  bool second_done = false;
+  asio::co_spawn(io, holder(limit, 1, granted, first_hold), [](std::exception_ptr) {});
+  asio::co_spawn(io, holder(limit, 2, granted, second_hold),
+                 asio::bind_cancellation_slot(cancel_second.slot(),
+                                              [&](std::exception_ptr) { second_done = true; }));
+  ASSERT_TRUE(test::run_until(io, [&] { return limit.waiting() == 1; }));
+  cancel_second.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(test::run_until(io, [&] { return second_done; }));
+  EXPECT_EQ(limit.waiting(), 0u);
+  EXPECT_EQ(limit.in_use(), 1u);
+  first_hold.cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return limit.in_use() == 0; }));
+  EXPECT_EQ(granted, (std::vector<int>{1}));
+}
+
+}  // namespace
+}  // namespace fetchd::scheduler

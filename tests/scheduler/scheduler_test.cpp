@@ -1,0 +1,175 @@
+#include "scheduler/scheduler.h"
+
+#include <asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "support/run_until.h"
+#include "support/scripted_server.h"
+
+namespace fetchd::scheduler {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace step = test::step;
+
+struct Observed {
+  std::string name;
+  Clock::time_point started;
+  Clock::time_point finished;
+  http::FetchResult result;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  JobSpec job(const std::string& name, const test::ScriptedServer& server,
+              std::chrono::milliseconds interval) {
+    auto target = http::make_target(server.url("/" + name));
+    EXPECT_TRUE(target);
+    return JobSpec{name, *target, interval};
+  }
+
+  Callbacks recording() {
+    return Callbacks{
+        .on_result =
+            [this](const std::string& name, const http::FetchResult& result) {
+              const auto now = Clock::now();
+              observed_.push_back({name, now - result.total, now, result});
+            },
+        .on_skipped = [this](const std::string&, std::uint64_t slots) { skipped_ += slots; }};
+  }
+
+  std::size_t count_for(const std::string& name) const {
+    return static_cast<std::size_t>(std::count_if(
+        observed_.begin(), observed_.end(), [&](const Observed& o) { return o.name == name; }));
+  }
+
+  asio::io_context io_;
+  dns::Resolver resolver_{io_.get_executor()};
+  http::Fetcher fetcher_{resolver_};
+  std::vector<Observed> observed_;
+  std::uint64_t skipped_ = 0;
+};
+
+TEST(FirstOffset, IsDeterministicWithinTheIntervalAndSpread) {
+  constexpr auto kInterval = 2000ms;
+  std::array<int, 10> buckets{};
+  for (int i = 0; i < 10000; ++i) {
+    const std::string name = "target-" + std::to_string(i);
+    const auto offset = first_offset(name, kInterval);
+    ASSERT_EQ(offset, first_offset(name, kInterval));
+    ASSERT_GE(offset, 0ms);
+    ASSERT_LT(offset, kInterval);
+    ++buckets[static_cast<std::size_t>(offset / (kInterval / 10))];
+  }
+  for (const int count : buckets) {
+    EXPECT_GT(count, 850);
+    EXPECT_LT(count, 1150);
+  }
+}
+
+TEST_F(SchedulerTest, FetchesAtAFixedRateWithoutDrift) {
+  test::ScriptedServer server(io_.get_executor(),
+                              test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  scheduler.start(job("steady", server, 50ms));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() == 12; }, 10s));
+  scheduler.stop_all();
+  for (const auto& o : observed_)
+    ASSERT_TRUE(o.result.ok()) << o.result.error().message;
+  // Each start lands on its slot: first + k * interval, so errors do not accumulate.
+  const auto first = observed_.front().started;
+  for (std::size_t k = 1; k < observed_.size(); ++k) {
+    const auto expected = first + static_cast<int>(k) * 50ms;
+    EXPECT_LT(std::chrono::abs(observed_[k].started - expected), 15ms) << k;
+  }
+  EXPECT_EQ(skipped_, 0u);
+}
+
+TEST_F(SchedulerTest, AnOverrunningTargetIsSkippedNeverRunTwice) {
+  // Each response takes 130 ms; the interval is 50 ms.
+  test::ScriptedServer server(
+      io_.get_executor(),
+      test::Script{step::ReadRequest{}, step::Pause{130ms},
+                   step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  scheduler.start(job("slow", server, 50ms));
+  std::size_t most_open = 0;
+  ASSERT_TRUE(test::run_until(
+      io_,
+      [&] {
+        most_open = std::max(most_open, server.open_connections());
+        return observed_.size() == 5;
+      },
+      10s));
+  scheduler.stop_all();
+  EXPECT_EQ(most_open, 1u);
+  for (std::size_t k = 1; k < observed_.size(); ++k) {
+    EXPECT_GE(observed_[k].started, observed_[k - 1].finished) << k;
+  }
+  EXPECT_GE(skipped_, 4u * 2);  // each 130 ms fetch passes two 50 ms slots
+}
+
+TEST_F(SchedulerTest, MaxInFlightBoundsConcurrentFetches) {
+  test::ScriptedServer server(
+      io_.get_executor(),
+      test::Script{step::ReadRequest{}, step::Pause{40ms},
+                   step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
+  Scheduler scheduler(io_.get_executor(), fetcher_, 3, recording());
+  for (int i = 0; i < 12; ++i)
+    scheduler.start(job("t" + std::to_string(i), server, 100ms));
+  std::size_t most_open = 0;
+  std::size_t most_in_flight = 0;
+  ASSERT_TRUE(test::run_until(
+      io_,
+      [&] {
+        most_open = std::max(most_open, server.open_connections());
+        most_in_flight = std::max(most_in_flight, scheduler.stats().in_flight);
+        return observed_.size() >= 36;
+      },
+      20s));
+  scheduler.stop_all();
+  EXPECT_LE(most_open, 3u);
+  EXPECT_EQ(most_in_flight, 3u);
+  for (int i = 0; i < 12; ++i)
+    EXPECT_GE(count_for("t" + std::to_string(i)), 1u) << i;
+}
+
+TEST_F(SchedulerTest, StoppingAJobCancelsItsFetchAtOnceAndReportsNothing) {
+  test::ScriptedServer server(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  auto spec = job("hanging", server, 20ms);
+  spec.target.timeout = 30s;
+  scheduler.start(spec);
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return server.open_connections() == 1; }, 5s));
+  EXPECT_TRUE(scheduler.stop("hanging"));
+  EXPECT_FALSE(scheduler.contains("hanging"));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return server.open_connections() == 0; }, 1s));
+  EXPECT_TRUE(observed_.empty());
+  EXPECT_EQ(scheduler.stats().in_flight, 0u);
+  EXPECT_FALSE(scheduler.stop("hanging"));
+}
+
+TEST_F(SchedulerTest, RestartingAJobReplacesItsSettings) {
+  test::ScriptedServer server(io_.get_executor(),
+                              test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  scheduler.start(job("a", server, 30ms));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() >= 1; }, 5s));
+  auto changed = job("a", server, 30ms);
+  changed.target.url.target = "/changed";
+  scheduler.start(changed);
+  const auto before = observed_.size();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() >= before + 2; }, 5s));
+  scheduler.stop_all();
+  EXPECT_EQ(observed_.back().result.last().url.target, "/changed");
+  EXPECT_EQ(scheduler.names().size(), 0u);
+}
+
+}  // namespace
+}  // namespace fetchd::scheduler
