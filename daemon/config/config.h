@@ -1,0 +1,136 @@
+#pragma once
+
+// The configuration model: targets (what to fetch, how often, what to expect) and daemon settings.
+// Built by the loader (loader.h) from JSON files, or from one target object sent at run time; the
+// scheduler, results and control layers read it. Plain values: copy freely, compare with
+// same_settings() to tell a changed target from an unchanged one across a reload.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "http/fetch_result.h"
+#include "http/target.h"
+
+namespace fetchd::config {
+
+// An inclusive range of status codes; a single code is {code, code}.
+struct StatusRange {
+  int low = 200;
+  int high = 399;
+  bool operator==(const StatusRange&) const = default;
+};
+
+// A header the response must carry; with `value`, one of its fields must equal it exactly (names
+// compare case-insensitively, values case-sensitively).
+struct HeaderExpectation {
+  std::string name{};
+  std::optional<std::string> value{};
+  bool operator==(const HeaderExpectation&) const = default;
+};
+
+// A compiled body regex (ECMAScript syntax, no back-references). Compiled once by the loader and
+// shared between copies; matching is linear in the body bytes (libstdc++'s polynomial mode, about
+// 0.1 s per MiB), never recursive, so a hostile body cannot overflow the stack.
+class BodyRegex {
+ public:
+  // The error is std::regex's description ("mismatched parentheses", ...).
+  static Expected<BodyRegex> compile(std::string pattern);
+  const std::string& pattern() const { return pattern_; }
+  bool search(std::string_view body) const;
+  bool operator==(const BodyRegex& other) const { return pattern_ == other.pattern_; }
+
+ private:
+  std::string pattern_;
+  std::shared_ptr<const std::regex> regex_;
+};
+
+// What a completed fetch must satisfy to count as a success. Checked on the last hop (the final
+// response after redirects).
+struct Expectations {
+  std::vector<StatusRange> status{StatusRange{200, 399}};
+  std::optional<std::string> body_contains{};  // in the bytes read (up to max_body_bytes)
+  std::optional<BodyRegex> body_regex{};       // searched in the bytes read
+  std::vector<HeaderExpectation> headers{};
+  std::optional<std::chrono::milliseconds> max_latency{};  // total fetch time, redirects included
+  // Days the certificate chain must still be valid (its earliest notAfter), counted from the
+  // fetch's start. Applies to TLS responses only: a plain-HTTP response has no certificate.
+  std::optional<int> min_cert_days{};
+
+  bool needs_body() const { return body_contains || body_regex; }
+  bool operator==(const Expectations&) const = default;
+};
+
+// A completed fetch (result.ok()) that misses an expectation: the first one missed, described for
+// people and results, e.g. "status 503 not in 200-399", "body does not contain \"Welcome\"",
+// "header \"X-Cache\" missing", "total time 1.234s over 500ms", "certificate expires in 3 days
+// (2025-03-01T00:00:00.000Z), expected at least 14". Nullopt when every expectation holds, and for
+// a fetch that did not complete (its error class is the failure).
+std::optional<std::string> check_expectations(const Expectations& expect,
+                                              const http::FetchResult& result);
+
+struct TargetConfig {
+  std::string name{};  // unique; [A-Za-z0-9._-], not starting with '-'
+  http::Target fetch{};
+  std::chrono::milliseconds interval{30'000};
+  std::map<std::string, std::string> labels{};  // carried into results and metrics
+  bool enabled = true;
+  int down_after = 1;  // consecutive failures before the target is DOWN
+  int up_after = 1;    // consecutive successes before it is UP again
+  Expectations expect{};
+  // Where it was defined, for messages: "conf.d/10-api.json" and "/targets/2", or the source given
+  // to parse_target ("runtime"). Not part of the target's settings.
+  std::string source_file{};
+  std::string pointer{};
+};
+
+// Equal in everything that affects fetching, scheduling and judging results; source_file and
+// pointer are ignored (a target moved to another file is unchanged).
+bool same_settings(const TargetConfig& a, const TargetConfig& b);
+
+// The fields of http::Target, compared one by one (http::Target has no operator==).
+bool same_fetch(const http::Target& a, const http::Target& b);
+
+enum class LogLevel { trace, debug, info, warning, error };
+std::string_view to_string(LogLevel level);
+
+struct Settings {
+  std::string control_socket = "/run/fetchd/fetchd.sock";
+  std::uint32_t socket_mode = 0660;
+  std::string socket_group{};  // empty: the daemon's group
+  std::string state_dir = "/var/lib/fetchd";
+  std::size_t history_length = 100;  // results kept per target
+  std::size_t max_in_flight = 256;   // fetches at once, over all targets
+  LogLevel log_level = LogLevel::info;
+  std::vector<std::string> dns_servers{};  // "127.0.0.1", "[::1]:53"; empty: resolv.conf
+  bool operator==(const Settings&) const = default;
+};
+
+// What a target inherits when it does not say: a TargetConfig whose name and URL are unused.
+struct Defaults {
+  TargetConfig target{};
+};
+
+struct Config {
+  Settings settings{};
+  Defaults defaults{};  // merged over every file; runtime targets are parsed against them too
+  std::vector<TargetConfig> targets{};
+  std::vector<std::string> files{};  // every file read, main first, as named in messages
+};
+
+// A target as a JSON object in the configuration schema with every setting explicit, for showing a
+// target; parse_target() of it with empty Defaults gives a target with the same settings. (Headers
+// and labels merge with the defaults by key, so against non-empty defaults it may gain some: keep
+// the JSON an operator sent when it must be re-read against the defaults of the day.)
+nlohmann::json to_json(const TargetConfig& target);
+
+}  // namespace fetchd::config
