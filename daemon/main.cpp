@@ -1,44 +1,124 @@
 // fetchd: entry point. Picks the mode and wires the parts; nothing else knows about it.
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "common/version.h"
+#include "config/loader.h"
 #include "once/once.h"
+#include "service/service.h"
 
 namespace {
+
+using namespace fetchd;
 
 void print_usage(std::FILE* out) {
   std::fprintf(
       out,
       "fetchd %s — HTTP(S) probe daemon\n"
-      "usage: fetchd once [options] URL...   fetch URLs concurrently and print the headers\n"
-      "       fetchd --version\n\n",
-      fetchd::kVersion);
-  fetchd::once::print_usage(out);
+      "usage: fetchd [--config PATH]                run the daemon in the foreground\n"
+      "       fetchd --check-config [--config PATH] validate the configuration, exit 0/1\n"
+      "       fetchd once [options] URL...          fetch URLs once and print the headers\n"
+      "       fetchd --version\n"
+      "The configuration is PATH (default %s) plus conf.d/*.json beside it.\n"
+      "Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop.\n\n",
+      kVersion, std::string(config::kDefaultConfigPath).c_str());
+  once::print_usage(out);
+}
+
+std::size_t count_enabled(const config::Config& config) {
+  return static_cast<std::size_t>(std::count_if(config.targets.begin(), config.targets.end(),
+                                                [](const auto& target) { return target.enabled; }));
+}
+
+int check_config(const std::string& path) {
+  const auto loaded = config::load_config(path);
+  if (!loaded) {
+    std::fputs(loaded.error_text().c_str(), stderr);
+    std::fprintf(stderr, "fetchd: configuration %s is invalid (%zu errors)\n", path.c_str(),
+                 loaded.errors.size());
+    return 1;
+  }
+  std::printf("fetchd: configuration %s is valid: %zu files, %zu targets (%zu enabled)\n",
+              path.c_str(), loaded.value->files.size(), loaded.value->targets.size(),
+              count_enabled(*loaded.value));
+  return 0;
+}
+
+// Foreground, systemd style: logs to stderr; SIGHUP reloads; SIGTERM/SIGINT stop cleanly.
+int run_daemon(const std::string& path) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fetchd"));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  auto loaded = config::load_config(path);
+  if (!loaded) {
+    spdlog::critical("configuration {} is invalid:\n{}", path, loaded.error_text());
+    return 1;
+  }
+  asio::io_context loop(1);
+  try {
+    service::Service service(loop, path, std::move(*loaded.value));
+    service.start();
+
+    asio::signal_set stop_signals(loop, SIGTERM, SIGINT);
+    asio::signal_set reload_signal(loop, SIGHUP);
+    std::function<void()> wait_for_reload = [&] {
+      reload_signal.async_wait([&](std::error_code ec, int) {
+        if (ec)
+          return;
+        service.reload();
+        wait_for_reload();
+      });
+    };
+    wait_for_reload();
+    stop_signals.async_wait([&](std::error_code ec, int signal) {
+      if (ec)
+        return;
+      spdlog::info("signal {} received, stopping", signal);
+      reload_signal.cancel();
+      service.shutdown();
+    });
+    loop.run();
+    spdlog::info("fetchd stopped");
+    return 0;
+  } catch (const service::StartupError& error) {
+    spdlog::critical("cannot start: {}", error.what());
+    return 1;
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    print_usage(stderr);
-    return 2;
+  if (!args.empty() && args[0] == "once")
+    return once::run({args.begin() + 1, args.end()});
+
+  std::string config_path(config::kDefaultConfigPath);
+  bool check_only = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--version") {
+      std::printf("fetchd %s\n", kVersion);
+      return 0;
+    }
+    if (args[i] == "--help" || args[i] == "-h") {
+      print_usage(stdout);
+      return 0;
+    }
+    if (args[i] == "--check-config" || args[i] == "-t") {
+      check_only = true;
+    } else if ((args[i] == "--config" || args[i] == "-c") && i + 1 < args.size()) {
+      config_path = args[++i];
+    } else {
+      std::fprintf(stderr, "fetchd: unknown argument \"%s\"\n", args[i].c_str());
+      print_usage(stderr);
+      return 2;
+    }
   }
-  if (args[0] == "--version") {
-    std::printf("fetchd %s\n", fetchd::kVersion);
-    return 0;
-  }
-  if (args[0] == "--help" || args[0] == "-h") {
-    print_usage(stdout);
-    return 0;
-  }
-  if (args[0] == "once")
-    return fetchd::once::run({args.begin() + 1, args.end()});
-  std::fprintf(stderr, "fetchd: unknown mode \"%s\"\n", args[0].c_str());
-  print_usage(stderr);
-  return 2;
+  return check_only ? check_config(config_path) : run_daemon(config_path);
 }

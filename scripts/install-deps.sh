@@ -7,7 +7,7 @@ packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspd
 libssl-dev libc-ares-dev libgtest-dev openssl"
 if [ "${1:-}" = "--test" ]; then
   # Tests start a real nginx on loopback and format-check the tree.
-  packages="$packages nginx clang-format"
+  packages="$packages nginx clang-format python3-jsonschema"
 fi
 
 missing=""

@@ -1,0 +1,368 @@
+#include "service/service.h"
+
+#include <set>
+#include <sys/resource.h>
+
+#include <asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace fetchd::service {
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// Descriptors the daemon needs besides fetch sockets: control clients, DNS, files, logging.
+constexpr std::size_t kReservedDescriptors = 128;
+
+// Raises the soft descriptor limit to the hard one (many targets mean many sockets) and returns it.
+std::size_t raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20
+                                         : static_cast<std::size_t>(limit.rlim_cur);
+}
+
+dns::ResolverOptions resolver_options(const config::Settings& settings) {
+  dns::ResolverOptions options;
+  options.servers = settings.dns_servers;
+  return options;
+}
+
+spdlog::level::level_enum spdlog_level(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace:
+      return spdlog::level::trace;
+    case config::LogLevel::debug:
+      return spdlog::level::debug;
+    case config::LogLevel::info:
+      return spdlog::level::info;
+    case config::LogLevel::warning:
+      return spdlog::level::warn;
+    case config::LogLevel::error:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names)
+    out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace
+
+std::string ReloadReport::summary() const {
+  if (!ok)
+    return "refused: " + errors;
+  return std::to_string(added.size()) + " added, " + std::to_string(removed.size()) + " removed, " +
+         std::to_string(changed.size()) + " changed, " + std::to_string(unchanged) + " unchanged";
+}
+
+std::size_t Service::effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit) {
+  const std::size_t ceiling = descriptor_limit > 2 * kReservedDescriptors
+                                  ? descriptor_limit - kReservedDescriptors
+                                  : descriptor_limit / 2;
+  return std::max<std::size_t>(1, std::min(configured, ceiling));
+}
+
+Service::Service(asio::io_context& loop, std::filesystem::path config_path, config::Config initial)
+    : loop_(loop),
+      config_path_(std::move(config_path)),
+      descriptor_limit_(raise_descriptor_limit()),
+      config_(std::move(initial)),
+      state_file_(std::filesystem::path(config_.settings.state_dir) / "targets.json"),
+      resolver_(loop.get_executor(), resolver_options(config_.settings)),
+      fetcher_(resolver_),
+      results_(config_.settings.history_length),
+      scheduler_(
+          loop.get_executor(), fetcher_,
+          effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_),
+          scheduler::Callbacks{
+              .on_result = [this](const std::string& name,
+                                  const http::FetchResult& result) { on_result(name, result); },
+              .on_skipped = [this](
+                                const std::string& name,
+                                std::uint64_t slots) { results_.record_skipped(name, slots); }}) {}
+
+Service::~Service() {
+  shutdown();
+}
+
+void Service::start() {
+  started_at_ = Clock::now();
+  spdlog::set_level(spdlog_level(config_.settings.log_level));
+  const auto max_in_flight =
+      effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_);
+  if (max_in_flight < config_.settings.max_in_flight) {
+    spdlog::warn("max_in_flight {} lowered to {} to stay below the descriptor limit {}",
+                 config_.settings.max_in_flight, max_in_flight, descriptor_limit_);
+  }
+  auto stored = state_file_.load();
+  if (!stored)
+    throw StartupError(stored.error().message);
+  runtime_ = parse_runtime_targets(*stored, config_);
+  ReloadReport report;
+  apply(config_, report);
+  if (runtime_.size() != stored->size())
+    save_runtime_targets();
+  spdlog::info("fetchd started: {} targets ({} from the state file), {} files", active_.size(),
+               runtime_.size(), config_.files.size());
+}
+
+std::vector<Service::RuntimeTarget> Service::parse_runtime_targets(
+    const std::vector<nlohmann::json>& stored, const config::Config& against) {
+  std::set<std::string> config_names;
+  for (const auto& target : against.targets)
+    config_names.insert(target.name);
+  std::vector<RuntimeTarget> parsed;
+  for (const auto& json : stored) {
+    auto target = config::parse_target(json, against.defaults, state_file_.path().string());
+    if (!target) {
+      spdlog::warn("runtime target in {} is no longer valid: {}, dropping it",
+                   state_file_.path().string(), target.error().message);
+      continue;
+    }
+    if (config_names.contains(target->name)) {
+      spdlog::warn(
+          "runtime target \"{}\" now has the name of a configured target, which wins; "
+          "dropping the runtime one",
+          target->name);
+      continue;
+    }
+    parsed.push_back({json, std::move(target).value()});
+  }
+  return parsed;
+}
+
+scheduler::JobSpec Service::job_for(const config::TargetConfig& target) const {
+  scheduler::JobSpec spec{target.name, target.fetch, target.interval};
+  // Body expectations can only look at bytes the fetcher kept.
+  if (target.expect.needs_body())
+    spec.target.keep_body = true;
+  return spec;
+}
+
+void Service::start_target(const config::TargetConfig& target, results::Keep keep) {
+  results_.add(target.name,
+               results::FlapPolicy{static_cast<std::uint32_t>(target.down_after),
+                                   static_cast<std::uint32_t>(target.up_after)},
+               Clock::now(), keep);
+  if (target.enabled) {
+    scheduler_.start(job_for(target));
+  } else {
+    scheduler_.stop(target.name);
+  }
+}
+
+void Service::apply(config::Config next, ReloadReport& report) {
+  std::map<std::string, config::TargetConfig> wanted;
+  for (const auto& target : next.targets)
+    wanted.emplace(target.name, target);
+  for (const auto& runtime : runtime_)
+    wanted.emplace(runtime.parsed.name, runtime.parsed);
+
+  for (auto it = active_.begin(); it != active_.end();) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    scheduler_.stop(it->first);
+    results_.remove(it->first);
+    report.removed.push_back(it->first);
+    it = active_.erase(it);
+  }
+  for (auto& [name, target] : wanted) {
+    const auto current = active_.find(name);
+    if (current == active_.end()) {
+      start_target(target, results::Keep::nothing);
+      report.added.push_back(name);
+    } else if (!config::same_settings(current->second, target)) {
+      // A new URL is a new target as far as its history goes; other changes keep the history.
+      const bool same_url = current->second.fetch.url.to_string() == target.fetch.url.to_string();
+      start_target(target, same_url ? results::Keep::history : results::Keep::nothing);
+      report.changed.push_back(name);
+    } else {
+      ++report.unchanged;
+    }
+    active_[name] = std::move(target);
+  }
+
+  if (next.settings.history_length != config_.settings.history_length) {
+    results_.set_history_length(next.settings.history_length);
+  }
+  scheduler_.set_max_in_flight(
+      effective_max_in_flight(next.settings.max_in_flight, descriptor_limit_));
+  spdlog::set_level(spdlog_level(next.settings.log_level));
+  for (const auto& [what, changed] :
+       {std::pair{"control_socket",
+                  next.settings.control_socket != config_.settings.control_socket},
+        std::pair{"state_dir", next.settings.state_dir != config_.settings.state_dir},
+        std::pair{"dns_servers", next.settings.dns_servers != config_.settings.dns_servers}}) {
+    if (changed)
+      spdlog::warn("setting {} changed: takes effect at the next restart", what);
+  }
+  auto kept_settings = config_.settings;
+  config_ = std::move(next);
+  // What only a restart can change stays as it runs, so status shows what is in effect.
+  config_.settings.control_socket = kept_settings.control_socket;
+  config_.settings.state_dir = kept_settings.state_dir;
+  config_.settings.dns_servers = kept_settings.dns_servers;
+  report.ok = true;
+  report.at = Clock::now();
+}
+
+void Service::reload(std::function<void(const ReloadReport&)> done) {
+  if (done)
+    reload_waiters_.push_back(std::move(done));
+  if (reload_running_) {
+    reload_again_ = true;
+    return;
+  }
+  reload_running_ = true;
+  spdlog::info("reloading {}", config_path_.string());
+  asio::post(reader_, [this, path = config_path_] {
+    auto loaded = config::load_config(path);
+    asio::post(loop_,
+               [this, loaded = std::move(loaded)]() mutable { finish_reload(std::move(loaded)); });
+  });
+}
+
+void Service::finish_reload(config::Checked<config::Config> loaded) {
+  ReloadReport report;
+  report.at = Clock::now();
+  if (!loaded) {
+    report.ok = false;
+    report.errors = loaded.error_text();
+    spdlog::error("reload refused, keeping the running configuration:\n{}", report.errors);
+  } else {
+    // Runtime targets are re-read against the new defaults; the configuration wins a name.
+    std::vector<nlohmann::json> stored;
+    for (const auto& runtime : runtime_)
+      stored.push_back(runtime.json);
+    const auto before = runtime_.size();
+    runtime_ = parse_runtime_targets(stored, *loaded.value);
+    apply(std::move(*loaded.value), report);
+    if (runtime_.size() != before)
+      save_runtime_targets();
+    spdlog::info("reloaded: {}{}{}{}", report.summary(),
+                 report.added.empty() ? "" : "; added " + join(report.added),
+                 report.removed.empty() ? "" : "; removed " + join(report.removed),
+                 report.changed.empty() ? "" : "; changed " + join(report.changed));
+  }
+  last_reload_ = report;
+  reload_running_ = false;
+  auto waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  if (reload_again_) {
+    reload_again_ = false;
+    reload();
+  }
+  for (auto& waiter : waiters)
+    waiter(report);
+}
+
+void Service::shutdown() {
+  scheduler_.stop_all();
+  reader_.join();
+}
+
+const config::TargetConfig* Service::target(const std::string& name) const {
+  const auto found = active_.find(name);
+  return found == active_.end() ? nullptr : &found->second;
+}
+
+bool Service::is_runtime_target(const std::string& name) const {
+  return std::any_of(runtime_.begin(), runtime_.end(),
+                     [&](const RuntimeTarget& runtime) { return runtime.parsed.name == name; });
+}
+
+std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& json) {
+  auto target = config::parse_target(json, config_.defaults, "runtime");
+  if (!target)
+    return Refusal{"invalid_target", target.error().message};
+  if (const auto* existing = this->target(target->name)) {
+    return Refusal{"conflict",
+                   "a target named \"" + target->name + "\" already exists (" +
+                       (is_runtime_target(target->name) ? std::string("added at run time")
+                                                        : "in " + existing->source_file) +
+                       ")"};
+  }
+  runtime_.push_back({json, *target});
+  if (auto refusal = save_runtime_targets()) {
+    runtime_.pop_back();
+    return refusal;
+  }
+  start_target(*target, results::Keep::nothing);
+  active_[target->name] = *target;
+  spdlog::info("runtime target \"{}\" added: {}", target->name, target->fetch.url.to_string());
+  return std::nullopt;
+}
+
+std::optional<Refusal> Service::remove_runtime_target(const std::string& name) {
+  const auto* existing = target(name);
+  if (existing == nullptr)
+    return Refusal{"not_found", "no target named \"" + name + "\""};
+  if (!is_runtime_target(name)) {
+    return Refusal{"config_target", "\"" + name + "\" is defined in " + existing->source_file +
+                                        "; edit that file and reload"};
+  }
+  const auto position =
+      std::find_if(runtime_.begin(), runtime_.end(),
+                   [&](const RuntimeTarget& runtime) { return runtime.parsed.name == name; });
+  auto removed = std::move(*position);
+  runtime_.erase(position);
+  if (auto refusal = save_runtime_targets()) {
+    runtime_.push_back(std::move(removed));
+    return refusal;
+  }
+  scheduler_.stop(name);
+  results_.remove(name);
+  active_.erase(name);
+  spdlog::info("runtime target \"{}\" removed", name);
+  return std::nullopt;
+}
+
+std::optional<Refusal> Service::save_runtime_targets() {
+  std::vector<nlohmann::json> documents;
+  documents.reserve(runtime_.size());
+  for (const auto& runtime : runtime_)
+    documents.push_back(runtime.json);
+  if (const auto error = state_file_.save(documents)) {
+    spdlog::error("cannot write {}: {}", state_file_.path().string(), error.message());
+    return Refusal{"io_error",
+                   "cannot write " + state_file_.path().string() + ": " + error.message()};
+  }
+  return std::nullopt;
+}
+
+void Service::on_result(const std::string& name, const http::FetchResult& result) {
+  const auto found = active_.find(name);
+  if (found == active_.end())
+    return;
+  auto failed = config::check_expectations(found->second.expect, result);
+  if (!result.ok()) {
+    spdlog::debug("{}: {} ({})", name, result.error().message,
+                  http::to_string(result.error().error_class));
+  }
+  auto change = results_.record(name, results::Attempt{result, failed.value_or("")});
+  if (!change)
+    return;
+  const auto line = results::format_log_line(*change);
+  if (change->to == results::State::down) {
+    spdlog::warn("{}", line);
+  } else {
+    spdlog::info("{}", line);
+  }
+}
+
+}  // namespace fetchd::service

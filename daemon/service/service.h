@@ -1,0 +1,121 @@
+#pragma once
+
+// The long-running daemon: configuration → scheduler → fetcher → results, on one event loop.
+//
+// Owns the live configuration and the runtime targets (added at run time, persisted in the state
+// directory), applies a new configuration as a difference (new targets start, removed ones stop,
+// changed ones restart, unchanged ones keep their schedule and history), reloads without blocking
+// the loop (files are read and validated on a helper thread), and logs what an operator greps for.
+// The control socket (next layer up) calls the public functions below; nothing here knows sockets.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "config/loader.h"
+#include "dns/resolver.h"
+#include "http/fetcher.h"
+#include "results/store.h"
+#include "scheduler/scheduler.h"
+#include "state/runtime_targets.h"
+
+namespace fetchd::service {
+
+// Thrown by start() when the daemon cannot start (invalid configuration, unreadable state file).
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A refused request, for the control socket: a stable code and a message for people.
+struct Refusal {
+  std::string code;  // "invalid_target", "conflict", "not_found", "config_target", "io_error"
+  std::string message;
+};
+
+struct ReloadReport {
+  bool ok = false;
+  std::chrono::system_clock::time_point at{};
+  std::vector<std::string> added{}, removed{}, changed{};
+  std::size_t unchanged = 0;
+  std::string errors{};  // when refused: every error, one per line
+  std::string summary() const;
+};
+
+class Service {
+ public:
+  // `initial` is the configuration loaded (and validated) from `config_path` by the caller.
+  Service(asio::io_context& loop, std::filesystem::path config_path, config::Config initial);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Loads the runtime targets and starts every job. Throws StartupError if the state file cannot
+  // be read. Call before the loop runs.
+  void start();
+  // Re-reads the configuration off the loop thread; if it is valid, applies the difference on the
+  // loop, otherwise keeps the running configuration untouched and remembers the failure. `done`
+  // (optional) is called on the loop with the report. A reload asked for while one runs is run
+  // once more after it.
+  void reload(std::function<void(const ReloadReport&)> done = {});
+  // Cancels every fetch and stops the helper thread; the loop then runs out of work.
+  void shutdown();
+
+  // Runtime targets: a target object as in the configuration schema.
+  std::optional<Refusal> add_runtime_target(const nlohmann::json& target);
+  std::optional<Refusal> remove_runtime_target(const std::string& name);
+
+  const config::Config& config() const { return config_; }
+  const results::ResultsStore& results() const { return results_; }
+  const scheduler::Scheduler& scheduler() const { return scheduler_; }
+  const config::TargetConfig* target(const std::string& name) const;
+  bool is_runtime_target(const std::string& name) const;
+  const std::optional<ReloadReport>& last_reload() const { return last_reload_; }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+
+  // Keeps in-flight sockets safely below the descriptor limit (RLIMIT_NOFILE soft, raised to the
+  // hard limit at start).
+  static std::size_t effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit);
+
+ private:
+  struct RuntimeTarget {
+    nlohmann::json json;  // as the operator sent it: re-read against each day's defaults
+    config::TargetConfig parsed;
+  };
+
+  void apply(config::Config next, ReloadReport& report);
+  std::vector<RuntimeTarget> parse_runtime_targets(const std::vector<nlohmann::json>& stored,
+                                                   const config::Config& against);
+  void start_target(const config::TargetConfig& target, results::Keep keep);
+  void on_result(const std::string& name, const http::FetchResult& result);
+  std::optional<Refusal> save_runtime_targets();
+  void finish_reload(config::Checked<config::Config> loaded);
+  scheduler::JobSpec job_for(const config::TargetConfig& target) const;
+
+  asio::io_context& loop_;
+  std::filesystem::path config_path_;
+  std::size_t descriptor_limit_;
+  config::Config config_;
+  std::map<std::string, config::TargetConfig> active_;  // every target by name, config and runtime
+  std::vector<RuntimeTarget> runtime_;
+  state::RuntimeTargetsFile state_file_;
+  dns::Resolver resolver_;
+  http::Fetcher fetcher_;
+  results::ResultsStore results_;
+  scheduler::Scheduler scheduler_;
+  asio::thread_pool reader_{1};  // reads and validates configuration files off the loop
+  bool reload_running_ = false;
+  bool reload_again_ = false;
+  std::vector<std::function<void(const ReloadReport&)>> reload_waiters_;
+  std::optional<ReloadReport> last_reload_;
+  std::chrono::system_clock::time_point started_at_{};
+};
+
+}  // namespace fetchd::service

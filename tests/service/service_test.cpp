@@ -1,0 +1,179 @@
+#include "service/service.h"
+
+#include <fstream>
+
+#include <asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "support/run_until.h"
+#include "support/scripted_server.h"
+#include "support/temp_dir.h"
+
+namespace fetchd::service {
+namespace {
+
+using namespace std::chrono_literals;
+namespace step = test::step;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  std::string target_json(const std::string& name, const std::string& extra = "") {
+    return R"({"name": ")" + name + R"(", "url": ")" + server_.url("/" + name) +
+           R"(", "interval": "100ms")" + extra + "}";
+  }
+
+  void write_config(const std::string& targets) {
+    test::write_file(config_path(), R"({"settings": {"state_dir": ")" + state_dir().string() +
+                                        R"(", "control_socket": ")" +
+                                        (dir_.path() / "fetchd.sock").string() +
+                                        R"("}, "targets": [)" + targets + "]}");
+  }
+
+  std::filesystem::path config_path() const { return dir_.path() / "fetchd.json"; }
+  std::filesystem::path state_dir() const { return dir_.path() / "state"; }
+
+  std::unique_ptr<Service> start_service() {
+    auto loaded = config::load_config(config_path());
+    EXPECT_TRUE(loaded) << loaded.error_text();
+    auto service = std::make_unique<Service>(io_, config_path(), std::move(*loaded.value));
+    service->start();
+    return service;
+  }
+
+  std::uint64_t attempts(const Service& service, const std::string& name) {
+    const auto* results = service.results().find(name);
+    return results == nullptr ? 0 : results->totals().attempts;
+  }
+
+  ReloadReport reload(Service& service) {
+    std::optional<ReloadReport> report;
+    service.reload([&](const ReloadReport& done) { report = done; });
+    EXPECT_TRUE(test::run_until(
+        io_, [&] { return report.has_value(); }, 10s));
+    return report.value_or(ReloadReport{});
+  }
+
+  void stop(std::unique_ptr<Service>& service) {
+    service->shutdown();
+    io_.poll();
+    service.reset();
+  }
+
+  asio::io_context io_;
+  test::TempDir dir_{"fetchd-service"};
+  test::ScriptedServer server_{
+      io_.get_executor(), [](std::size_t) {
+        return test::respond_with("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      }};
+};
+
+TEST_F(ServiceTest, FetchesEveryEnabledTargetPeriodically) {
+  write_config(target_json("a") + "," + target_json("off", R"(, "enabled": false)"));
+  auto service = start_service();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return attempts(*service, "a") >= 3; }, 10s));
+  EXPECT_EQ(service->results().find("a")->state(), results::State::up);
+  EXPECT_TRUE(service->results().contains("off"));
+  EXPECT_EQ(attempts(*service, "off"), 0u);
+  EXPECT_FALSE(service->scheduler().contains("off"));
+  stop(service);
+}
+
+TEST_F(ServiceTest, FailedExpectationMakesTheTargetDown) {
+  write_config(target_json("a", R"(, "expect": {"status": [204]})"));
+  auto service = start_service();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return attempts(*service, "a") >= 1; }, 10s));
+  const auto* results = service->results().find("a");
+  EXPECT_EQ(results->state(), results::State::down);
+  ASSERT_TRUE(results->latest());
+  EXPECT_NE(results->latest()->failed_expectation.find("200"), std::string::npos)
+      << results->latest()->failed_expectation;
+  stop(service);
+}
+
+TEST_F(ServiceTest, ReloadAppliesTheDifferenceAndKeepsUnchangedHistory) {
+  write_config(target_json("same") + "," + target_json("changed") + "," + target_json("gone"));
+  auto service = start_service();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return attempts(*service, "same") >= 3 && attempts(*service, "changed") >= 3; }));
+  write_config(target_json("same") + "," + target_json("changed", R"(, "timeout": "3s")") + "," +
+               target_json("new"));
+  const auto before_same = attempts(*service, "same");
+  const auto report = reload(*service);
+  ASSERT_TRUE(report.ok) << report.errors;
+  EXPECT_EQ(report.added, std::vector<std::string>{"new"});
+  EXPECT_EQ(report.removed, std::vector<std::string>{"gone"});
+  EXPECT_EQ(report.changed, std::vector<std::string>{"changed"});
+  EXPECT_EQ(report.unchanged, 1u);
+  EXPECT_GE(attempts(*service, "same"), before_same);  // history kept, not started over
+  EXPECT_FALSE(service->results().contains("gone"));
+  EXPECT_FALSE(service->scheduler().contains("gone"));
+  EXPECT_EQ(service->target("changed")->fetch.timeout, 3s);
+  EXPECT_EQ(service->scheduler().spec("changed")->target.timeout, 3s);
+  ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "new") >= 1; }));
+  stop(service);
+}
+
+TEST_F(ServiceTest, InvalidReloadKeepsTheRunningConfiguration) {
+  write_config(target_json("a"));
+  auto service = start_service();
+  test::write_file(config_path(), "{\"targets\": [\n  {\"name\": \"a\",, }\n]}");
+  const auto report = reload(*service);
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.errors.find("fetchd.json:2:"), std::string::npos) << report.errors;
+  ASSERT_TRUE(service->last_reload());
+  EXPECT_FALSE(service->last_reload()->ok);
+  EXPECT_TRUE(service->scheduler().contains("a"));
+  const auto before = attempts(*service, "a");
+  ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "a") >= before + 2; }));
+  stop(service);
+}
+
+TEST_F(ServiceTest, RuntimeTargetsArePersistedAndSurviveARestart) {
+  write_config(target_json("configured"));
+  auto service = start_service();
+  EXPECT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("added"))));
+  const auto conflict =
+      service->add_runtime_target(nlohmann::json::parse(target_json("configured")));
+  ASSERT_TRUE(conflict);
+  EXPECT_EQ(conflict->code, "conflict");
+  const auto invalid =
+      service->add_runtime_target(nlohmann::json{{"name", "x"}, {"url", "ftp://x/"}});
+  ASSERT_TRUE(invalid);
+  EXPECT_EQ(invalid->code, "invalid_target");
+  const auto config_target = service->remove_runtime_target("configured");
+  ASSERT_TRUE(config_target);
+  EXPECT_EQ(config_target->code, "config_target");
+  EXPECT_NE(config_target->message.find("fetchd.json"), std::string::npos);
+  EXPECT_EQ(service->remove_runtime_target("nope")->code, "not_found");
+  ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "added") >= 1; }));
+  stop(service);
+
+  auto restarted = start_service();
+  EXPECT_TRUE(restarted->is_runtime_target("added"));
+  EXPECT_TRUE(restarted->scheduler().contains("added"));
+  EXPECT_FALSE(restarted->remove_runtime_target("added"));
+  stop(restarted);
+  auto again = start_service();
+  EXPECT_FALSE(again->target("added"));
+  stop(again);
+}
+
+TEST_F(ServiceTest, AConfigTargetTakingARuntimeNameWinsAndTheStateFileFollows) {
+  write_config(target_json("configured"));
+  auto service = start_service();
+  ASSERT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("shared"))));
+  write_config(target_json("configured") + "," + target_json("shared", R"(, "timeout": "2s")"));
+  const auto report = reload(*service);
+  ASSERT_TRUE(report.ok) << report.errors;
+  EXPECT_FALSE(service->is_runtime_target("shared"));
+  EXPECT_EQ(service->target("shared")->fetch.timeout, 2s);
+  std::ifstream state(state_dir() / "targets.json");
+  const auto document = nlohmann::json::parse(state);
+  EXPECT_TRUE(document["targets"].empty()) << document.dump();
+  stop(service);
+}
+
+}  // namespace
+}  // namespace fetchd::service
