@@ -10,7 +10,6 @@
 namespace fetchd::scheduler {
 
 namespace {
-using Clock = std::chrono::steady_clock;
 constexpr std::size_t kLatenessSamples = 1 << 16;
 }  // namespace
 
@@ -18,7 +17,11 @@ struct Scheduler::Job {
   explicit Job(JobSpec job_spec) : spec(std::move(job_spec)) {}
   JobSpec spec;
   asio::cancellation_signal cancel;
+  // A fetch asked for outside the schedule; it has its own signal, as a signal serves one
+  // operation.
+  asio::cancellation_signal cancel_triggered;
   bool stopped = false;
+  bool running = false;  // a fetch of this target is in flight (scheduled or triggered)
 };
 
 std::chrono::milliseconds first_offset(const std::string& name,
@@ -47,18 +50,44 @@ void Scheduler::start(JobSpec spec) {
   stop(spec.name);
   auto job = std::make_shared<Job>(std::move(spec));
   jobs_[job->spec.name] = job;
-  asio::co_spawn(executor_, run(job),
-                 asio::bind_cancellation_slot(job->cancel.slot(), [](std::exception_ptr error) {
-                   if (!error)
-                     return;
-                   try {
-                     std::rethrow_exception(error);
-                   } catch (const std::system_error& stopped) {
-                     // A stopped job ends with Asio refusing to resume it: that is the plan.
-                     if (stopped.code() != asio::error::operation_aborted)
-                       throw;
-                   }
-                 }));
+  spawn(job, run(job));
+}
+
+namespace {
+// Ends a job's coroutine: a stopped job ends with Asio refusing to resume it, which is the plan.
+void end_of_job(std::exception_ptr error) {
+  if (!error)
+    return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::system_error& stopped) {
+    if (stopped.code() != asio::error::operation_aborted)
+      throw;
+  }
+}
+}  // namespace
+
+void Scheduler::spawn(std::shared_ptr<Job> job, asio::awaitable<void> work) {
+  asio::co_spawn(executor_, std::move(work),
+                 asio::bind_cancellation_slot(job->cancel.slot(), end_of_job));
+}
+
+Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
+                                        std::function<void(const http::FetchResult&)> done) {
+  const auto found = jobs_.find(name);
+  if (found == jobs_.end())
+    return Trigger::not_found;
+  auto job = found->second;
+  if (job->running)
+    return Trigger::busy;
+  job->running = true;
+  auto once = [](Scheduler* self, std::shared_ptr<Job> target,
+                 std::function<void(const http::FetchResult&)> callback) -> asio::awaitable<void> {
+    co_await self->fetch_once(target, Clock::now(), std::move(callback));
+  };
+  asio::co_spawn(executor_, once(this, job, std::move(done)),
+                 asio::bind_cancellation_slot(job->cancel_triggered.slot(), end_of_job));
+  return Trigger::started;
 }
 
 bool Scheduler::stop(const std::string& name) {
@@ -75,6 +104,7 @@ void Scheduler::stop_all() {
   for (auto& [name, job] : jobs_) {
     job->stopped = true;
     job->cancel.emit(asio::cancellation_type::terminal);
+    job->cancel_triggered.emit(asio::cancellation_type::terminal);
   }
   jobs_.clear();
 }
@@ -114,6 +144,31 @@ void Scheduler::note_lateness(Clock::duration lateness) {
   }
 }
 
+asio::awaitable<bool> Scheduler::fetch_once(std::shared_ptr<Job> job, Clock::time_point due,
+                                            std::function<void(const http::FetchResult&)> done) {
+  // Cleared however this ends, cancellation included, so the target is never stuck as running.
+  struct Running {
+    Job& job;
+    ~Running() { job.running = false; }
+  } running{*job};
+  job->running = true;
+  auto permit = co_await limit_.acquire();
+  if (!permit || job->stopped)
+    co_return false;
+  note_lateness(Clock::now() - due);
+  ++stats_.fetches_started;
+  auto result = co_await fetcher_.fetch(job->spec.target);
+  permit.reset();
+  if (job->stopped)
+    co_return false;
+  ++stats_.fetches_completed;
+  if (callbacks_.on_result)
+    callbacks_.on_result(job->spec.name, result);
+  if (done)
+    done(result);
+  co_return true;
+}
+
 asio::awaitable<void> Scheduler::run(std::shared_ptr<Job> job) {
   const auto interval = std::max(job->spec.interval, std::chrono::milliseconds(1));
   asio::steady_timer timer(executor_);
@@ -125,25 +180,23 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Job> job) {
     if (wait_error || job->stopped)
       co_return;
 
-    auto permit = co_await limit_.acquire();
-    if (!permit || job->stopped)
+    std::uint64_t missed = 0;
+    if (job->running) {
+      // A fetch asked for through fetch_now() holds this slot.
+      missed = 1;
+    } else if (!co_await fetch_once(job, due, {})) {
       co_return;
-    note_lateness(Clock::now() - due);
-    ++stats_.fetches_started;
-    auto result = co_await fetcher_.fetch(job->spec.target);
-    permit.reset();
-    if (job->stopped)
-      co_return;
-    ++stats_.fetches_completed;
-    if (callbacks_.on_result)
-      callbacks_.on_result(job->spec.name, result);
+    }
 
     // Fixed rate: the next slot is the first one still ahead; the ones passed are skipped.
     due += interval;
     const auto now = Clock::now();
     if (due <= now) {
-      const auto missed = static_cast<std::uint64_t>((now - due) / interval) + 1;
-      due += missed * interval;
+      const auto passed = static_cast<std::uint64_t>((now - due) / interval) + 1;
+      due += passed * interval;
+      missed += passed;
+    }
+    if (missed > 0) {
       stats_.slots_skipped += missed;
       if (callbacks_.on_skipped)
         callbacks_.on_skipped(job->spec.name, missed);

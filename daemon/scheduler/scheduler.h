@@ -37,6 +37,8 @@ struct JobSpec {
   std::chrono::milliseconds interval{30'000};
 };
 
+using Clock = std::chrono::steady_clock;
+
 struct Callbacks {
   // After each fetch that ran to an outcome (cancelled fetches of removed jobs are not reported).
   std::function<void(const std::string& name, const http::FetchResult& result)> on_result;
@@ -75,6 +77,13 @@ class Scheduler {
   const JobSpec* spec(const std::string& name) const;
   std::vector<std::string> names() const;
 
+  enum class Trigger { started, busy, not_found };
+  // Fetches the target now, outside its schedule (its periodic slots carry on; one that falls while
+  // this fetch runs is skipped). The result goes to on_result like any other, and to `done`.
+  // `busy` when a fetch of the target is already running.
+  Trigger fetch_now(const std::string& name,
+                    std::function<void(const http::FetchResult&)> done = {});
+
   void set_max_in_flight(std::size_t limit) { limit_.set_limit(limit); }
   Stats stats() const;
   // How late fetches started compared with their due time, over the most recent fetches (µs),
@@ -84,6 +93,10 @@ class Scheduler {
  private:
   struct Job;
   asio::awaitable<void> run(std::shared_ptr<Job> job);
+  // One fetch of the job under a permit; false if the job was stopped meanwhile.
+  asio::awaitable<bool> fetch_once(std::shared_ptr<Job> job, Clock::time_point due,
+                                   std::function<void(const http::FetchResult&)> done);
+  void spawn(std::shared_ptr<Job> job, asio::awaitable<void> work);
   void note_lateness(std::chrono::steady_clock::duration lateness);
 
   asio::any_io_executor executor_;

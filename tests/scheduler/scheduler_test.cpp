@@ -173,3 +173,32 @@ TEST_F(SchedulerTest, RestartingAJobReplacesItsSettings) {
 
 }  // namespace
 }  // namespace fetchd::scheduler
+
+namespace fetchd::scheduler {
+namespace {
+
+TEST_F(SchedulerTest, FetchNowRunsOnceOutsideTheScheduleAndIsBusyMeanwhile) {
+  test::ScriptedServer server(
+      io_.get_executor(),
+      test::Script{step::ReadRequest{}, step::Pause{100ms},
+                   step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  scheduler.start(job("hourly", server, std::chrono::hours(1)));
+  std::optional<http::FetchResult> triggered;
+  EXPECT_EQ(scheduler.fetch_now("hourly", [&](const http::FetchResult& r) { triggered = r; }),
+            Scheduler::Trigger::started);
+  EXPECT_EQ(scheduler.fetch_now("hourly"), Scheduler::Trigger::busy);
+  EXPECT_EQ(scheduler.fetch_now("missing"), Scheduler::Trigger::not_found);
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return triggered.has_value(); }, 5s));
+  EXPECT_TRUE(triggered->ok()) << triggered->error().message;
+  ASSERT_EQ(observed_.size(), 1u);  // reported like a scheduled fetch too
+  EXPECT_EQ(scheduler.fetch_now("hourly"), Scheduler::Trigger::started);
+  scheduler.stop_all();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return server.open_connections() == 0; }, 2s));
+  EXPECT_EQ(observed_.size(), 1u);  // the stopped one reports nothing
+}
+
+}  // namespace
+}  // namespace fetchd::scheduler
