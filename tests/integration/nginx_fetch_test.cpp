@@ -1,6 +1,8 @@
 // The engine against a real nginx on loopback, over http and https.
 
+#include <filesystem>
 #include <optional>
+#include <sys/resource.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -139,6 +141,37 @@ TEST_F(NginxFetchTest, ThousandConcurrentFetchesOverHttpAndHttps) {
     EXPECT_EQ(results[i].last().status, 200);
     EXPECT_EQ(results[i].last().body_bytes, test::NginxServer::kIndexSize);
   }
+}
+
+TEST_F(NginxFetchTest, RunningOutOfDescriptorsIsAResultNotACrash) {
+  std::size_t open_now = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++open_now;
+  }
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit tight = saved;
+  tight.rlim_cur = open_now + 10;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<Target> targets(100, target_for(nginx_->url("/")));
+  const auto results = fetch_all(targets);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  std::size_t ok = 0;
+  std::size_t out_of_descriptors = 0;
+  for (const auto& result : results) {
+    if (result.ok()) {
+      ++ok;
+    } else if (result.error().error_class == ErrorClass::connect &&
+               result.error().message.find("Too many open files") != std::string::npos) {
+      ++out_of_descriptors;
+    } else {
+      ADD_FAILURE() << result.error().message;
+    }
+  }
+  EXPECT_GT(ok, 0u);
+  EXPECT_GT(out_of_descriptors, 0u);
+  EXPECT_EQ(ok + out_of_descriptors, results.size());
 }
 
 }  // namespace
