@@ -7,8 +7,8 @@
 
 namespace fetchd::scheduler {
 
-// A waiter sleeps on a timer that never expires by itself; release() hands it the permit and
-// cancels the timer to wake it.
+// A waiter sleeps on a timer that never expires by itself; admit() hands it the permit and cancels
+// the timer to wake it.
 struct InFlightLimit::Waiter {
   explicit Waiter(const asio::any_io_executor& executor)
       : wake(executor, asio::steady_timer::time_point::max()) {}
@@ -16,40 +16,69 @@ struct InFlightLimit::Waiter {
   bool granted = false;
 };
 
-asio::awaitable<InFlightLimit::Permit> InFlightLimit::acquire() {
-  if (in_use_ < limit_ && waiters_.empty()) {
-    ++in_use_;
-    co_return Permit(this);
+struct InFlightLimit::State {
+  std::size_t limit;
+  std::size_t in_use = 0;
+  std::list<Waiter*> waiters;
+
+  void admit() {
+    while (in_use < limit && !waiters.empty()) {
+      Waiter* next = waiters.front();
+      waiters.pop_front();
+      next->granted = true;
+      ++in_use;
+      next->wake.cancel();
+    }
   }
-  Waiter waiter(co_await asio::this_coro::executor);
-  const auto position = waiters_.insert(waiters_.end(), &waiter);
-  co_await waiter.wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  if (!waiter.granted) {
-    // Cancelled from outside before a permit came.
-    waiters_.erase(position);
-    co_return Permit();
-  }
-  co_return Permit(this);
+};
+
+InFlightLimit::InFlightLimit(std::size_t limit) : state_(std::make_shared<State>()) {
+  state_->limit = limit;
 }
 
-void InFlightLimit::release() {
-  --in_use_;
-  admit_waiters();
+void InFlightLimit::Permit::reset() {
+  if (!state_) return;
+  auto state = std::move(state_);
+  --state->in_use;
+  state->admit();
+}
+
+asio::awaitable<InFlightLimit::Permit> InFlightLimit::acquire() {
+  auto state = state_;
+  if (state->in_use < state->limit && state->waiters.empty()) {
+    ++state->in_use;
+    co_return Permit(state);
+  }
+  Waiter waiter(co_await asio::this_coro::executor);
+  // Leaves the queue however this frame ends, destroyed unresumed included; a permit granted to a
+  // frame that never resumes goes back.
+  struct Place {
+    State& state;
+    Waiter& waiter;
+    std::list<Waiter*>::iterator position;
+    ~Place() {
+      if (!waiter.granted) {
+        state.waiters.erase(position);
+      } else if (!claimed) {
+        --state.in_use;
+        state.admit();
+      }
+    }
+    bool claimed = false;
+  } place{*state, waiter, state->waiters.insert(state->waiters.end(), &waiter)};
+  co_await waiter.wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (!waiter.granted) co_return Permit();  // cancelled from outside before a permit came
+  place.claimed = true;
+  co_return Permit(state);
 }
 
 void InFlightLimit::set_limit(std::size_t limit) {
-  limit_ = limit;
-  admit_waiters();
+  state_->limit = limit;
+  state_->admit();
 }
 
-void InFlightLimit::admit_waiters() {
-  while (in_use_ < limit_ && !waiters_.empty()) {
-    Waiter* next = waiters_.front();
-    waiters_.pop_front();
-    next->granted = true;
-    ++in_use_;
-    next->wake.cancel();
-  }
-}
+std::size_t InFlightLimit::in_use() const { return state_->in_use; }
+std::size_t InFlightLimit::waiting() const { return state_->waiters.size(); }
+std::size_t InFlightLimit::limit() const { return state_->limit; }
 
 }  // namespace fetchd::scheduler

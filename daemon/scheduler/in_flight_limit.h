@@ -1,47 +1,48 @@
 #pragma once
 
-// A counting semaphore for coroutines on one executor: at most `limit` holders at once; the rest
-// wait in FIFO order. Waiting honours per-operation cancellation (a removed target stops waiting at
-// once).
+// A counting semaphore for coroutines on one executor: at most `limit` holders at once; the rest wait
+// in FIFO order. Waiting honours per-operation cancellation (a removed target stops waiting at once).
+//
+// Its state is shared with the permits and the waiters, because coroutine frames can be destroyed
+// without being resumed (when the io_context is destroyed with work pending), in any order, after
+// the limit itself is gone: each frame's permit and queue place must then clean up safely.
 
+#include <asio/awaitable.hpp>
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <utility>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
 
 namespace fetchd::scheduler {
 
 class InFlightLimit {
+  struct State;
+
  public:
-  explicit InFlightLimit(std::size_t limit) : limit_(limit) {}
+  explicit InFlightLimit(std::size_t limit);
   InFlightLimit(const InFlightLimit&) = delete;
   InFlightLimit& operator=(const InFlightLimit&) = delete;
 
-  // Held while a fetch runs; releasing it (destruction) admits the next waiter. Being a value, it
-  // is released however the holder's coroutine ends, cancellation included.
+  // Held while a fetch runs; releasing it (destruction) admits the next waiter. Being a value, it is
+  // released however the holder's coroutine ends, cancellation included.
   class Permit {
    public:
     Permit() = default;
-    explicit Permit(InFlightLimit* owner) : owner_(owner) {}
-    Permit(Permit&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+    explicit Permit(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    Permit(Permit&& other) noexcept = default;
     Permit& operator=(Permit&& other) noexcept {
       if (this != &other) {
         reset();
-        owner_ = std::exchange(other.owner_, nullptr);
+        state_ = std::move(other.state_);
       }
       return *this;
     }
     ~Permit() { reset(); }
-    explicit operator bool() const { return owner_ != nullptr; }
-    void reset() {
-      if (owner_ != nullptr)
-        std::exchange(owner_, nullptr)->release();
-    }
+    explicit operator bool() const { return state_ != nullptr; }
+    void reset();
 
    private:
-    InFlightLimit* owner_ = nullptr;
+    std::shared_ptr<State> state_;
   };
 
   // A held permit, or an empty one if the wait was cancelled.
@@ -50,18 +51,13 @@ class InFlightLimit {
   // Takes effect as permits are released; waiters are admitted at once if the limit grew.
   void set_limit(std::size_t limit);
 
-  std::size_t in_use() const { return in_use_; }
-  std::size_t waiting() const { return waiters_.size(); }
-  std::size_t limit() const { return limit_; }
+  std::size_t in_use() const;
+  std::size_t waiting() const;
+  std::size_t limit() const;
 
  private:
   struct Waiter;
-  void release();
-  void admit_waiters();
-
-  std::size_t limit_;
-  std::size_t in_use_ = 0;
-  std::list<Waiter*> waiters_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace fetchd::scheduler
