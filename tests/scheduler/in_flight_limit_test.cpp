@@ -7,6 +7,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
@@ -79,6 +80,27 @@ TEST(InFlightLimit, CancelledWaiterLeavesTheQueueWithoutAPermit) {
   first_hold.cancel();
   ASSERT_TRUE(test::run_until(io, [&] { return limit.in_use() == 0; }));
   EXPECT_EQ(granted, (std::vector<int>{1}));
+}
+
+// Holds a permit (or waits for one) on a timer of its own frame that never fires.
+asio::awaitable<void> hold_forever(InFlightLimit& limit) {
+  auto permit = co_await limit.acquire();
+  asio::steady_timer never(co_await asio::this_coro::executor,
+                           asio::steady_timer::time_point::max());
+  co_await never.async_wait(asio::use_awaitable);
+}
+
+// Regression (found by ASan in CI): destroying the io_context with work pending destroys coroutine
+// frames unresumed, in any order, after whoever owned the limit is gone.
+TEST(InFlightLimit, FramesDestroyedUnresumedAfterTheLimitAreSafe) {
+  auto io = std::make_unique<asio::io_context>();
+  auto limit = std::make_unique<InFlightLimit>(1);
+  for (int i = 0; i < 4; ++i) {
+    asio::co_spawn(*io, hold_forever(*limit), [](std::exception_ptr) {});
+  }
+  ASSERT_TRUE(test::run_until(*io, [&] { return limit->waiting() == 3; }));
+  limit.reset();
+  io.reset();
 }
 
 }  // namespace
