@@ -2,6 +2,7 @@
 # fetchd engine benchmark, with the peer fetchers of ../shared/anchors in the same run when present.
 #   bench/run.sh                 N=20000 fetches at C=100 and C=1000, then the peers at C=100
 #   N=5000 CS="100" PEERS="" bench/run.sh
+#   DAEMON=0 bench/run.sh        without the daemon benchmark (bench/daemon.sh; DURATION=20 shortens it)
 # nginx on 127.0.0.1:18080 (1 worker, 1 KiB page); every fetch opens a new connection (the engine
 # always sends Connection: close). All traffic stays on loopback; every loop is bounded.
 set -euo pipefail
@@ -10,6 +11,7 @@ N=${N:-20000}
 CS=${CS:-"100 1000"}
 REPS=${REPS:-1}
 PEERS=${PEERS:-"curl seed_asyncio wrk_close"}
+DAEMON=${DAEMON:-1}
 ANCHORS=${ANCHORS:-$ROOT/../shared/anchors}
 BUILD=${BUILD:-$ROOT/build/release}
 URL=http://127.0.0.1:18080/
@@ -22,7 +24,7 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx wrk curl python3-aiohttp
 fi
 [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ninja -C "$BUILD" fetch_bench >/dev/null
+ninja -C "$BUILD" fetch_bench $([ "$DAEMON" = 1 ] && echo daemon_bench) >/dev/null
 
 # One nginx for fetchd and its peers: the anchors' own control script when it is there.
 PREFIX=/tmp/fetchd-bench/nginx
@@ -44,13 +46,22 @@ stop_nginx() {
 start_nginx
 trap stop_nginx EXIT
 
-echo "# fetchd engine: N=$N CS='$CS' REPS=$REPS $(nproc) CPUs $(uname -r)"
+echo "# fetchd engine: N=$N CS='$CS' REPS=$REPS $(nproc) CPUs $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+mkdir -p /tmp/fetchd-bench
+ENGINE_JSON=$(mktemp /tmp/fetchd-bench/engine.XXXXXX.jsonl)
 for rep in $(seq 1 "$REPS"); do
   for c in $CS; do
-    timeout -k 5 300 "$BUILD/bench/fetch_bench" --url $URL -n "$N" -c "$c" || echo "(errors above)"
+    { timeout -k 5 300 "$BUILD/bench/fetch_bench" --url $URL -n "$N" -c "$c" || echo "(errors above)"; } |
+      tee -a "$ENGINE_JSON"
     sleep 1
   done
 done
+
+if [ "$DAEMON" = 1 ]; then
+  echo
+  echo "# daemon (the real Service in-process), same nginx, same run"
+  BUILD=$BUILD ANCHORS=$ANCHORS ONESHOT_JSON=$ENGINE_JSON "$ROOT/bench/daemon.sh"
+fi
 
 if [ -n "$PEERS" ] && [ -x "$ANCHORS/run_all.sh" ]; then
   echo
