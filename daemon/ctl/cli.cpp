@@ -1,0 +1,176 @@
+#include "ctl/cli.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/version.h"
+#include "ctl/commands.h"
+#include "ctl/options.h"
+#include "ctl/transport.h"
+
+namespace fetchd::ctl {
+
+namespace {
+
+constexpr int kRequestId = 1;
+// The daemon's limit on a request line, newline included.
+constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// fetch --wait: a target's timeout is at most 10m; the reply may come that late.
+constexpr std::chrono::milliseconds kFetchWaitTimeout{10 * 60'000 + 10'000};
+
+void write(std::FILE* stream, std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stream);
+}
+
+int usage_error(std::string_view message, const Command* command) {
+  std::string text = "fetchctl: ";
+  if (command != nullptr)
+    text += std::string(command->name) + ": ";
+  text += std::string(message) + "\n";
+  if (command != nullptr) {
+    text += usage_lines(*command);
+    text += "Try 'fetchctl " + std::string(command->name) + " --help'.\n";
+  } else {
+    text += "\n" + usage_text();
+  }
+  write(stderr, text);
+  return kExitUsage;
+}
+
+bool colour_wanted() {
+  const char* no_colour = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return ::isatty(STDOUT_FILENO) == 1 && (no_colour == nullptr || *no_colour == '\0') &&
+         (term == nullptr || std::string_view(term) != "dumb");
+}
+
+// `version` still prints fetchctl's own version when the daemon cannot say its own.
+int unreachable(std::string_view message, const Command& command, bool json) {
+  if (command.name == "version" && !json)
+    write(stdout, "fetchctl " + std::string(kVersion) + "\n");
+  write(stderr, "fetchctl: " + std::string(message) + "\n");
+  return kExitUnreachable;
+}
+
+// `help [COMMAND]`, answered without the daemon.
+int local_help(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    write(stdout, usage_text());
+    return kExitOk;
+  }
+  const Command* command = args.size() == 1 ? find_command(args[0]) : nullptr;
+  if (command == nullptr) {
+    return usage_error(args.size() == 1 ? "unknown command \"" + args[0] + "\""
+                                        : std::string("help takes one COMMAND"),
+                       find_command("help"));
+  }
+  write(stdout, command_help(*command));
+  return kExitOk;
+}
+
+// The start of a reply that makes no sense, for an error message: bounded, no control characters.
+std::string excerpt(std::string_view line) {
+  std::string text(line.substr(0, 200));
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  }
+  return line.size() > 200 ? text + "..." : text;
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+  for (const auto& arg : args) {
+    if (arg == "--")
+      return false;
+    if (arg == "--help" || arg == "-h")
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args) {
+  auto parsed = parse_invocation(args, std::getenv("FETCHD_SOCKET"));
+  if (!parsed)
+    return usage_error(parsed.error().message, nullptr);
+  const Invocation& invocation = *parsed;
+  if (invocation.command.empty()) {
+    if (invocation.global.help) {
+      write(stdout, usage_text());
+      return kExitOk;
+    }
+    return usage_error("missing COMMAND", nullptr);
+  }
+  const Command* command = find_command(invocation.command);
+  if (command == nullptr)
+    return usage_error("unknown command \"" + invocation.command + "\"", nullptr);
+  if (invocation.global.help || asks_for_help(invocation.args)) {
+    write(stdout, command_help(*command));
+    return kExitOk;
+  }
+  if (command->build == nullptr)
+    return local_help(invocation.args);
+
+  auto request = command->build(invocation.args);
+  if (!request)
+    return usage_error(request.error().message, command);
+  std::string line;
+  try {
+    line = request_line(*request, kRequestId);
+  } catch (const nlohmann::json::type_error&) {
+    return usage_error("the arguments are not valid UTF-8", command);
+  }
+  if (line.size() + 1 > kMaxRequestBytes) {
+    return usage_error("the request is " + std::to_string(line.size() + 1) +
+                           " bytes; fetchd accepts at most " + std::to_string(kMaxRequestBytes),
+                       command);
+  }
+
+  const auto timeout = invocation.global.timeout.value_or(
+      request->waits_for_fetch ? kFetchWaitTimeout : kDefaultTimeout);
+  auto reply_line = exchange(invocation.global.socket, line, timeout);
+  const bool json = invocation.global.json;
+  if (!reply_line)
+    return unreachable(reply_line.error().message, *command, json);
+
+  const auto reply = nlohmann::json::parse(*reply_line, nullptr, /*allow_exceptions=*/false);
+  const auto ok = reply.is_object() ? reply.find("ok") : reply.end();
+  if (reply.is_discarded() || !reply.is_object() || ok == reply.end() || !ok->is_boolean()) {
+    return unreachable("not a control protocol reply from fetchd: " + excerpt(*reply_line),
+                       *command, json);
+  }
+  const auto id = reply.find("id");
+  const bool id_matches = id != reply.end() && *id == kRequestId;
+  const bool unsolicited_error = (id == reply.end() || id->is_null()) && *ok == false;
+  if (!id_matches && !unsolicited_error)
+    return unreachable("the reply from fetchd is for another request: " + excerpt(*reply_line),
+                       *command, json);
+
+  if (json) {
+    write(stdout, *reply_line + "\n");
+    return *ok == true ? kExitOk : kExitRefused;
+  }
+  if (*ok == false) {
+    const auto error = reply.find("error");
+    write(stderr, render_error(error == reply.end() ? nlohmann::json::object() : *error));
+    return kExitRefused;
+  }
+  const auto result = reply.find("result");
+  const RenderContext context{.now = std::chrono::system_clock::now(), .colour = colour_wanted()};
+  try {
+    write(stdout, command->render(result == reply.end() ? nlohmann::json::object() : *result,
+                                  *request, context));
+  } catch (const nlohmann::json::exception& error) {
+    // The renderers read every field defensively; this is a bug, reported rather than a crash.
+    return unreachable(std::string("cannot print the reply from fetchd: ") + error.what(), *command,
+                       json);
+  }
+  return kExitOk;
+}
+
+}  // namespace fetchd::ctl

@@ -1,0 +1,43 @@
+#pragma once
+
+// One function per command: its arguments (after the command name) to a control request, or a
+// usage error saying what is wrong. Pure; no IO.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/expected.h"
+
+namespace fetchd::ctl {
+
+// A control request: {"id": ..., "cmd": cmd, "args": args} (args left out when null).
+struct Request {
+  std::string cmd{};
+  nlohmann::json args = nullptr;
+  // `fetch --wait`: the reply comes when the fetch is over, so the default deadline covers the
+  // longest a target's fetch may take.
+  bool waits_for_fetch = false;
+};
+
+using Args = std::vector<std::string>;
+
+Expected<Request> build_version(const Args& args);   // {"cmd": "version"}
+Expected<Request> build_commands(const Args& args);  // {"cmd": "help"}: the daemon's commands
+Expected<Request> build_status(const Args& args);
+Expected<Request> build_reload(const Args& args);
+// [--state up|down|unknown] [--label KEY=VALUE]...
+Expected<Request> build_list(const Args& args);
+// NAME [--recent K]
+Expected<Request> build_show(const Args& args);
+// NAME
+Expected<Request> build_remove(const Args& args);
+// NAME [--wait]
+Expected<Request> build_fetch(const Args& args);
+// NAME URL [--interval DUR] [--timeout DUR] [--method GET|HEAD] [--label KEY=VALUE]...
+//   [--header 'NAME: VALUE']... [--insecure] [--expect-status LIST], or --json TARGET: the
+//   target as a configuration `targets` entry, sent as {"target": ...}.
+Expected<Request> build_add(const Args& args);
+
+}  // namespace fetchd::ctl
