@@ -1,6 +1,7 @@
 // fetchd: entry point. Picks the mode and wires the parts; nothing else knows about it.
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 
 #include "common/version.h"
 #include "config/loader.h"
+#include "control/server.h"
 #include "once/once.h"
 #include "service/service.h"
 
@@ -51,6 +53,21 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+control::ServerOptions control_options(const config::Settings& settings) {
+  control::ServerOptions options;
+  options.socket_path = settings.control_socket;
+  options.socket_mode = settings.socket_mode;
+  options.socket_group = settings.socket_group;
+  options.admin_group = settings.admin_group;
+  options.max_clients = settings.max_clients;
+  // For tests only (not an operator setting): a short idle timeout, so expiry can be tested fast.
+  if (const char* idle = std::getenv("FETCHD_TEST_CONTROL_IDLE_MS"); idle != nullptr) {
+    if (const long ms = std::strtol(idle, nullptr, 10); ms > 0)
+      options.idle_timeout = std::chrono::milliseconds(ms);
+  }
+  return options;
+}
+
 // Foreground, systemd style: logs to stderr; SIGHUP reloads; SIGTERM/SIGINT stop cleanly.
 int run_daemon(const std::string& path) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("fetchd"));
@@ -62,8 +79,16 @@ int run_daemon(const std::string& path) {
   }
   asio::io_context loop(1);
   try {
+    const auto options = control_options(loaded.value->settings);
     service::Service service(loop, path, std::move(*loaded.value));
+    control::Server control(loop, service, options);
+    // The socket first: a second fetchd on the same socket must refuse before it fetches anything.
+    if (auto error = control.open()) {
+      spdlog::critical("cannot start: {}", error->message);
+      return 1;
+    }
     service.start();
+    control.start();
 
     asio::signal_set stop_signals(loop, SIGTERM, SIGINT);
     asio::signal_set reload_signal(loop, SIGHUP);
@@ -81,6 +106,7 @@ int run_daemon(const std::string& path) {
         return;
       spdlog::info("signal {} received, stopping", signal);
       reload_signal.cancel();
+      control.stop();
       service.shutdown();
     });
     loop.run();

@@ -106,7 +106,9 @@ std::string_view to_string(LogLevel level);
 struct Settings {
   std::string control_socket = "/run/fetchd/fetchd.sock";
   std::uint32_t socket_mode = 0660;
-  std::string socket_group{};  // empty: the daemon's group
+  std::string socket_group{};    // empty: the daemon's group
+  std::size_t max_clients = 64;  // control connections at once
+  std::string admin_group{};     // may use mutating control commands; empty: the socket's group
   std::string state_dir = "/var/lib/fetchd";
   std::size_t history_length = 100;  // results kept per target
   std::size_t max_in_flight = 256;   // fetches at once, over all targets

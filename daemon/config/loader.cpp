@@ -32,9 +32,9 @@ constexpr std::size_t kMaxHeaders = 32;
 constexpr std::size_t kMaxSocketPath = 107;  // sun_path holds 108 bytes with the terminating NUL
 
 constexpr std::array kTopKeys = {"$schema", "_comment", "settings", "defaults", "targets"};
-constexpr std::array kSettingsKeys = {"_comment",      "control_socket", "socket_mode",
-                                      "socket_group",  "state_dir",      "history_length",
-                                      "max_in_flight", "log_level",      "dns_servers"};
+constexpr std::array kSettingsKeys = {
+    "_comment",  "control_socket", "socket_mode",   "socket_group", "max_clients", "admin_group",
+    "state_dir", "history_length", "max_in_flight", "log_level",    "dns_servers"};
 constexpr std::array kTargetKeys = {"_comment",
                                     "name",
                                     "url",
@@ -740,7 +740,7 @@ void apply_settings(Checker& check, const json& value, const std::string& pointe
           }
           settings.socket_mode =
               static_cast<std::uint32_t>(std::stoul(member.get<std::string>(), nullptr, 8));
-        } else if (key == "socket_group") {
+        } else if (key == "socket_group" || key == "admin_group") {
           const std::string* group = check.string(member, at, true);
           if (group == nullptr)
             return;
@@ -748,7 +748,11 @@ void apply_settings(Checker& check, const json& value, const std::string& pointe
             check.fail(at, "expected a group name or number, found " + found(member));
             return;
           }
-          settings.socket_group = *group;
+          (key == "socket_group" ? settings.socket_group : settings.admin_group) = *group;
+        } else if (key == "max_clients") {
+          if (auto n = check.integer(member, at, 1, 10'000)) {
+            settings.max_clients = static_cast<std::size_t>(*n);
+          }
         } else if (key == "state_dir") {
           if (const auto* path = check.string(member, at, false))
             settings.state_dir = *path;

@@ -96,6 +96,9 @@ bool Scheduler::stop(const std::string& name) {
     return false;
   found->second->stopped = true;
   found->second->cancel.emit(asio::cancellation_type::terminal);
+  // A fetch asked for through fetch_now() ends with its job too: nothing else would cancel it
+  // once the job is gone (stop_all() only sees the jobs it still has).
+  found->second->cancel_triggered.emit(asio::cancellation_type::terminal);
   jobs_.erase(found);
   return true;
 }

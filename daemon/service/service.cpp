@@ -206,6 +206,10 @@ void Service::apply(config::Config next, ReloadReport& report) {
   for (const auto& [what, changed] :
        {std::pair{"control_socket",
                   next.settings.control_socket != config_.settings.control_socket},
+        std::pair{"socket_mode", next.settings.socket_mode != config_.settings.socket_mode},
+        std::pair{"socket_group", next.settings.socket_group != config_.settings.socket_group},
+        std::pair{"max_clients", next.settings.max_clients != config_.settings.max_clients},
+        std::pair{"admin_group", next.settings.admin_group != config_.settings.admin_group},
         std::pair{"state_dir", next.settings.state_dir != config_.settings.state_dir},
         std::pair{"dns_servers", next.settings.dns_servers != config_.settings.dns_servers}}) {
     if (changed)
@@ -215,6 +219,10 @@ void Service::apply(config::Config next, ReloadReport& report) {
   config_ = std::move(next);
   // What only a restart can change stays as it runs, so status shows what is in effect.
   config_.settings.control_socket = kept_settings.control_socket;
+  config_.settings.socket_mode = kept_settings.socket_mode;
+  config_.settings.socket_group = kept_settings.socket_group;
+  config_.settings.max_clients = kept_settings.max_clients;
+  config_.settings.admin_group = kept_settings.admin_group;
   config_.settings.state_dir = kept_settings.state_dir;
   config_.settings.dns_servers = kept_settings.dns_servers;
   report.ok = true;
@@ -286,7 +294,10 @@ bool Service::is_runtime_target(const std::string& name) const {
                      [&](const RuntimeTarget& runtime) { return runtime.parsed.name == name; });
 }
 
-std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& json) {
+std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& given) {
+  // The state file keeps objects: a URL string is the object with only that URL (same name, same
+  // defaults).
+  const nlohmann::json json = given.is_string() ? nlohmann::json{{"url", given}} : given;
   auto target = config::parse_target(json, config_.defaults, "runtime");
   if (!target)
     return Refusal{"invalid_target", target.error().message};
@@ -345,7 +356,70 @@ std::optional<Refusal> Service::save_runtime_targets() {
   return std::nullopt;
 }
 
+FetchNow Service::fetch_now(const std::string& name,
+                            std::function<void(std::shared_ptr<const results::FullResult>)> done) {
+  const auto* found = target(name);
+  if (found == nullptr)
+    return FetchNow::not_found;
+  if (!found->enabled)
+    return FetchNow::disabled;
+  // The scheduler drops its callback without calling it when the job stops before the result is
+  // recorded; the last copy of this guard going away then reports that (nullptr), once.
+  struct Once {
+    std::function<void(std::shared_ptr<const results::FullResult>)> done;
+    bool armed = false;
+    void call(std::shared_ptr<const results::FullResult> full) {
+      if (auto callback = std::exchange(done, nullptr); callback && armed)
+        callback(std::move(full));
+    }
+    ~Once() { call(nullptr); }
+  };
+  auto once = std::make_shared<Once>();
+  once->done = std::move(done);
+  const auto trigger = scheduler_.fetch_now(name, [this, name, once](const http::FetchResult&) {
+    // on_result has just recorded it: the latest result is this one, judged.
+    const auto* recorded = results_.find(name);
+    once->call(recorded == nullptr ? nullptr : recorded->latest());
+  });
+  switch (trigger) {
+    case scheduler::Scheduler::Trigger::started:
+      once->armed = true;
+      return FetchNow::started;
+    case scheduler::Scheduler::Trigger::busy:
+      return FetchNow::busy;
+    case scheduler::Scheduler::Trigger::not_found:
+      break;
+  }
+  return FetchNow::not_found;
+}
+
+TargetCounts Service::count_targets() const {
+  TargetCounts counts;
+  for (const auto& [name, target] : active_) {
+    ++counts.total;
+    if (!target.enabled) {
+      ++counts.disabled;
+      continue;
+    }
+    const auto* results = results_.find(name);
+    switch (results == nullptr ? results::State::unknown : results->state()) {
+      case results::State::up:
+        ++counts.up;
+        break;
+      case results::State::down:
+        ++counts.down;
+        break;
+      case results::State::unknown:
+        ++counts.unknown;
+        break;
+    }
+  }
+  counts.runtime = runtime_.size();
+  return counts;
+}
+
 void Service::on_result(const std::string& name, const http::FetchResult& result) {
+  fetch_rate_.record(std::chrono::steady_clock::now());
   const auto found = active_.find(name);
   if (found == active_.end())
     return;

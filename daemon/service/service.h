@@ -25,6 +25,7 @@
 #include "http/fetcher.h"
 #include "results/store.h"
 #include "scheduler/scheduler.h"
+#include "service/fetch_rate.h"
 #include "state/runtime_targets.h"
 
 namespace fetchd::service {
@@ -49,6 +50,14 @@ struct ReloadReport {
   std::string summary() const;
 };
 
+// Targets by state, for `status`: enabled targets by their results' state, disabled ones apart
+// (total = up + down + unknown + disabled); `runtime` counts those added at run time.
+struct TargetCounts {
+  std::size_t total = 0, up = 0, down = 0, unknown = 0, disabled = 0, runtime = 0;
+};
+
+enum class FetchNow { started, busy, not_found, disabled };
+
 class Service {
  public:
   // `initial` is the configuration loaded (and validated) from `config_path` by the caller.
@@ -71,6 +80,23 @@ class Service {
   // Runtime targets: a target object as in the configuration schema.
   std::optional<Refusal> add_runtime_target(const nlohmann::json& target);
   std::optional<Refusal> remove_runtime_target(const std::string& name);
+
+  // Fetches an enabled target now, outside its schedule (Scheduler::fetch_now). `done` is called
+  // once on the loop after a started fetch: with its result as recorded (show's `latest`), or with
+  // nullptr when the result was dropped (the target was removed or changed meanwhile, or the daemon
+  // is stopping). Not called unless started.
+  FetchNow fetch_now(const std::string& name,
+                     std::function<void(std::shared_ptr<const results::FullResult>)> done = {});
+
+  TargetCounts count_targets() const;
+  // Completed fetches per second over the last minute.
+  double fetch_rate_per_s() const {
+    return fetch_rate_.per_second(std::chrono::steady_clock::now());
+  }
+  // The in-flight limit in effect (max_in_flight, lowered to fit the descriptor limit).
+  std::size_t max_in_flight() const {
+    return effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_);
+  }
 
   const config::Config& config() const { return config_; }
   const results::ResultsStore& results() const { return results_; }
@@ -116,6 +142,7 @@ class Service {
   std::vector<std::function<void(const ReloadReport&)>> reload_waiters_;
   std::optional<ReloadReport> last_reload_;
   std::chrono::system_clock::time_point started_at_{};
+  FetchRate fetch_rate_{std::chrono::steady_clock::now()};
 };
 
 }  // namespace fetchd::service

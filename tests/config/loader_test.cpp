@@ -150,6 +150,12 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
        R"(/settings/socket_mode: expected an octal mode string like "0660" (permission bits only), found "4755")"},
       {R"({"settings": {"socket_group": "wheel group"}})",
        R"(/settings/socket_group: expected a group name or number, found "wheel group")"},
+      {R"({"settings": {"admin_group": "-x"}})",
+       R"(/settings/admin_group: expected a group name or number, found "-x")"},
+      {R"({"settings": {"max_clients": 0}})",
+       "/settings/max_clients: expected an integer from 1 to 10000, found 0"},
+      {R"({"settings": {"max_clients": "64"}})",
+       R"(/settings/max_clients: expected an integer from 1 to 10000, found "64")"},
       {R"({"settings": {"control_socket": ")" + std::string(108, 'a') + R"("}})",
        "/settings/control_socket: expected a socket path of at most 107 bytes, found 108 bytes"},
       {R"({"settings": {"log_level": "verbose"}})",
@@ -296,6 +302,19 @@ TEST(Loader, DerivedNamesThatCollideAreAnError) {
             "");
 }
 
+TEST(Loader, ReadsTheControlSocketSettings) {
+  auto loaded = load_text(R"({"settings": {"control_socket": "/tmp/x.sock", "socket_mode": "600",
+                                           "socket_group": "adm", "max_clients": 500,
+                                           "admin_group": "4242"}})");
+  ASSERT_TRUE(loaded) << loaded.error_text();
+  const Settings& settings = loaded.value->settings;
+  EXPECT_EQ(settings.control_socket, "/tmp/x.sock");
+  EXPECT_EQ(settings.socket_mode, 0600u);
+  EXPECT_EQ(settings.socket_group, "adm");
+  EXPECT_EQ(settings.max_clients, 500u);
+  EXPECT_EQ(settings.admin_group, "4242");
+}
+
 TEST(Loader, AnEmptyDocumentIsAValidConfigWithTheDefaults) {
   auto loaded = load_text("{}");
   ASSERT_TRUE(loaded) << loaded.error_text();
@@ -308,6 +327,8 @@ TEST(Loader, AnEmptyDocumentIsAValidConfigWithTheDefaults) {
   EXPECT_EQ(config.settings.history_length, 100u);
   EXPECT_EQ(config.settings.max_in_flight, 256u);
   EXPECT_EQ(config.settings.log_level, LogLevel::info);
+  EXPECT_EQ(config.settings.max_clients, 64u);
+  EXPECT_EQ(config.settings.admin_group, "");
   EXPECT_EQ(config.files, std::vector<std::string>{"fetchd.json"});
 }
 

@@ -1,0 +1,359 @@
+#include "control/commands.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <unistd.h>
+
+#include "common/version.h"
+#include "config/config.h"
+#include "http/fetch_json.h"
+#include "results/results_json.h"
+#include "service/service.h"
+
+namespace fetchd::control {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kDefaultRecent = 10;
+
+Outcome bad_args(std::string message) {
+  return Outcome::fail(code::bad_request, std::move(message));
+}
+
+std::string quote_text(std::string_view text) {
+  return dump(json(std::string(text)));
+}
+
+// args.name: required, a string. Nullopt after responding with the failure.
+std::optional<std::string> name_arg(const json& args, Respond& respond) {
+  const auto name = args.find("name");
+  if (name == args.end()) {
+    respond(bad_args("missing \"name\""));
+    return std::nullopt;
+  }
+  if (!name->is_string()) {
+    respond(bad_args("\"name\" must be a string, found " + dump(*name)));
+    return std::nullopt;
+  }
+  return name->get<std::string>();
+}
+
+Outcome no_target(const std::string& name) {
+  return Outcome::fail(code::not_found, "no target named " + quote_text(name));
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos)
+      end = text.size();
+    if (end > start)
+      lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+json source_of(const service::Service& service, const config::TargetConfig& target, json& file) {
+  const bool runtime = service.is_runtime_target(target.name);
+  file = runtime ? json(nullptr) : json(target.source_file);
+  return runtime ? "runtime" : "config";
+}
+
+// ---- handlers ----------------------------------------------------------------------------------
+
+void version(const json&, Context&, Respond respond) {
+  respond(Outcome::ok({{"version", kVersion}, {"protocol", kProtocolVersion}}));
+}
+
+void help(const json&, Context&, Respond respond) {
+  json list = json::array();
+  for (const auto& command : commands()) {
+    list.push_back({{"name", command.name},
+                    {"usage", command.usage},
+                    {"access", to_string(command.access)},
+                    {"summary", command.summary}});
+  }
+  respond(Outcome::ok({{"commands", std::move(list)}}));
+}
+
+void status(const json&, Context& context, Respond respond) {
+  const auto& service = context.service;
+  const auto now = std::chrono::system_clock::now();
+  json last_reload = nullptr;
+  if (const auto& report = service.last_reload()) {
+    last_reload = {{"ok", report->ok},
+                   {"at", http::format_utc(report->at)},
+                   {"summary", report->ok ? report->summary() : "refused"},
+                   {"errors", lines_of(report->errors)}};
+  }
+  const auto counts = service.count_targets();
+  const auto stats = service.scheduler().stats();
+  respond(Outcome::ok({
+      {"version", kVersion},
+      {"pid", ::getpid()},
+      {"started", http::format_utc(service.started_at())},
+      {"uptime_s",
+       std::max<std::int64_t>(
+           0,
+           std::chrono::duration_cast<std::chrono::seconds>(now - service.started_at()).count())},
+      {"config_files", service.config().files},
+      {"last_reload", std::move(last_reload)},
+      {"targets",
+       {{"total", counts.total},
+        {"up", counts.up},
+        {"down", counts.down},
+        {"unknown", counts.unknown},
+        {"disabled", counts.disabled},
+        {"runtime", counts.runtime}}},
+      {"in_flight", stats.in_flight},
+      {"max_in_flight", service.max_in_flight()},
+      {"totals", {{"fetches", stats.fetches_completed}, {"skipped", stats.slots_skipped}}},
+      {"fetch_rate_per_s", std::round(service.fetch_rate_per_s() * 100.0) / 100.0},
+  }));
+}
+
+void list(const json& args, Context& context, Respond respond) {
+  std::optional<results::State> state;
+  if (const auto wanted = args.find("state"); wanted != args.end()) {
+    if (wanted->is_string())
+      state = results::parse_state(wanted->get<std::string>());
+    if (!state) {
+      return respond(
+          bad_args("\"state\" must be \"up\", \"down\" or \"unknown\", found " + dump(*wanted)));
+    }
+  }
+  std::map<std::string, std::string> labels;
+  if (const auto wanted = args.find("label"); wanted != args.end()) {
+    if (!wanted->is_object())
+      return respond(bad_args("\"label\" must be an object, found " + dump(*wanted)));
+    for (const auto& [key, value] : wanted->items()) {
+      if (!value.is_string()) {
+        return respond(bad_args("\"label\" values must be strings; " + quote_text(key) + " is " +
+                                dump(value)));
+      }
+      labels.emplace(key, value.get<std::string>());
+    }
+  }
+  const auto& service = context.service;
+  json targets = json::array();
+  service.results().for_each([&](const std::string& name, const results::TargetResults& results) {
+    const auto* target = service.target(name);
+    if (target == nullptr || (state && results.state() != *state))
+      return;
+    for (const auto& [key, value] : labels) {
+      const auto found = target->labels.find(key);
+      if (found == target->labels.end() || found->second != value)
+        return;
+    }
+    const auto summary = results.summary();
+    const auto* last = summary.last ? &*summary.last : nullptr;
+    json file;
+    json entry = {
+        {"name", name},
+        {"url", target->fetch.url.to_string()},
+        {"state", std::string(results::to_string(summary.state))},
+        {"since", http::format_utc(summary.state_since)},
+        {"enabled", target->enabled},
+        {"labels", target->labels},
+        {"status", last != nullptr && last->status != 0 ? json(last->status) : json(nullptr)},
+        {"outcome",
+         last != nullptr ? json(std::string(results::to_string(last->outcome))) : json(nullptr)},
+        {"latency_us", last != nullptr && last->total_us != results::CompactEntry::kAbsent
+                           ? json(last->total_us)
+                           : json(nullptr)},
+        {"checked", last != nullptr ? json(http::format_utc(last->time())) : json(nullptr)},
+        {"consecutive_failures", summary.consecutive_failures},
+    };
+    entry["source"] = source_of(service, *target, file);
+    entry["file"] = std::move(file);
+    targets.push_back(std::move(entry));
+  });
+  respond(Outcome::ok({{"targets", std::move(targets)}}));
+}
+
+void show(const json& args, Context& context, Respond respond) {
+  const auto name = name_arg(args, respond);
+  if (!name)
+    return;
+  std::size_t recent = kDefaultRecent;
+  if (const auto wanted = args.find("recent"); wanted != args.end()) {
+    if (!wanted->is_number_integer() || wanted->get<std::int64_t>() < 0) {
+      return respond(
+          bad_args("\"recent\" must be an integer of at least 0, found " + dump(*wanted)));
+    }
+    recent = static_cast<std::size_t>(
+        std::min<std::uint64_t>(wanted->get<std::uint64_t>(), std::size_t{1} << 20));
+  }
+  const auto& service = context.service;
+  const auto* target = service.target(*name);
+  const auto* results = service.results().find(*name);
+  if (target == nullptr || results == nullptr)
+    return respond(no_target(*name));
+  json file;
+  json reply = {{"name", *name}};
+  reply["source"] = source_of(service, *target, file);
+  reply["file"] = std::move(file);
+  reply["target"] = config::to_json(*target);
+  reply.update(results::to_json(*results, recent));
+  respond(Outcome::ok(std::move(reply)));
+}
+
+void add(const json& args, Context& context, Respond respond) {
+  const auto target = args.find("target");
+  if (target == args.end())
+    return respond(bad_args("missing \"target\" (a target object or URL string)"));
+  if (auto refusal = context.service.add_runtime_target(*target))
+    return respond(Outcome::fail(refusal->code, refusal->message));
+  // The name the service gave it (derived from the URL when the object has none).
+  std::string name;
+  if (target->is_object() && target->contains("name") && (*target)["name"].is_string()) {
+    name = (*target)["name"].get<std::string>();
+  } else {
+    auto parsed = config::parse_target(*target, context.service.config().defaults, "runtime");
+    name = parsed ? parsed->name : "";
+  }
+  respond(Outcome::ok({{"name", name}}));
+}
+
+void remove(const json& args, Context& context, Respond respond) {
+  const auto name = name_arg(args, respond);
+  if (!name)
+    return;
+  if (auto refusal = context.service.remove_runtime_target(*name))
+    return respond(Outcome::fail(refusal->code, refusal->message));
+  respond(Outcome::ok({{"name", *name}}));
+}
+
+void fetch(const json& args, Context& context, Respond respond) {
+  const auto name = name_arg(args, respond);
+  if (!name)
+    return;
+  bool wait = false;
+  if (const auto wanted = args.find("wait"); wanted != args.end()) {
+    if (!wanted->is_boolean())
+      return respond(bad_args("\"wait\" must be true or false, found " + dump(*wanted)));
+    wait = wanted->get<bool>();
+  }
+  std::function<void(std::shared_ptr<const results::FullResult>)> done;
+  if (wait) {
+    done = [respond, name = *name](std::shared_ptr<const results::FullResult> full) {
+      if (!full) {
+        return respond(Outcome::fail(code::cancelled,
+                                     "the fetch of " + quote_text(name) +
+                                         " was cancelled: the target was removed or changed, or "
+                                         "fetchd is stopping"));
+      }
+      respond(Outcome::ok({{"result", results::to_json(*full)}}));
+    };
+  }
+  switch (context.service.fetch_now(*name, std::move(done))) {
+    case service::FetchNow::started:
+      if (!wait)
+        respond(Outcome::ok({{"started", true}}));
+      return;
+    case service::FetchNow::busy:
+      return respond(
+          Outcome::fail(code::busy, "a fetch of " + quote_text(*name) + " is already running"));
+    case service::FetchNow::disabled:
+      return respond(
+          Outcome::fail(code::disabled, quote_text(*name) + " is disabled (enabled: false)"));
+    case service::FetchNow::not_found:
+      return respond(no_target(*name));
+  }
+}
+
+void reload(const json&, Context& context, Respond respond) {
+  context.service.reload([respond](const service::ReloadReport& report) {
+    if (!report.ok) {
+      return respond(Outcome::fail(code::config_invalid,
+                                   "the configuration is invalid; the running one is kept",
+                                   lines_of(report.errors)));
+    }
+    respond(Outcome::ok({{"added", report.added},
+                         {"removed", report.removed},
+                         {"changed", report.changed},
+                         {"unchanged", report.unchanged}}));
+  });
+}
+
+// ---- the table ---------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 0> kNoKeys{};
+constexpr std::array<std::string_view, 2> kListKeys{"state", "label"};
+constexpr std::array<std::string_view, 2> kShowKeys{"name", "recent"};
+constexpr std::array<std::string_view, 1> kAddKeys{"target"};
+constexpr std::array<std::string_view, 1> kNameKeys{"name"};
+constexpr std::array<std::string_view, 2> kFetchKeys{"name", "wait"};
+
+constexpr std::array kCommands = {
+    Command{"version", "version", "the daemon's and the protocol's versions", Access::read, kNoKeys,
+            version},
+    Command{"help", "help", "the commands, their usage and access", Access::read, kNoKeys, help},
+    Command{"status", "status",
+            "uptime, configuration files, last reload, targets by state, in-flight fetches, rate",
+            Access::read, kNoKeys, status},
+    Command{"list", "list [state STATE] [label KEY=VALUE]...",
+            "every target with its summary, sorted by name; filters by state and labels",
+            Access::read, kListKeys, list},
+    Command{"show", "show NAME [recent K]",
+            "one target: settings, summary, latest result and failure in full, last K results",
+            Access::read, kShowKeys, show},
+    Command{"add", "add TARGET",
+            "add a runtime target (a configuration target object or URL), persisted", Access::admin,
+            kAddKeys, add},
+    Command{"remove", "remove NAME", "remove a runtime target", Access::admin, kNameKeys, remove},
+    Command{"fetch", "fetch NAME [wait]", "fetch a target now; with wait, reply with the result",
+            Access::admin, kFetchKeys, fetch},
+    Command{"reload", "reload",
+            "re-read the configuration (as SIGHUP); reply once applied or refused", Access::admin,
+            kNoKeys, reload},
+};
+
+}  // namespace
+
+std::string_view to_string(Access access) {
+  return access == Access::admin ? "admin" : "read";
+}
+
+std::span<const Command> commands() {
+  return kCommands;
+}
+
+const Command* find_command(std::string_view name) {
+  const auto found = std::find_if(kCommands.begin(), kCommands.end(),
+                                  [&](const Command& command) { return command.name == name; });
+  return found == kCommands.end() ? nullptr : &*found;
+}
+
+void dispatch(const Request& request, Context& context, Respond respond) {
+  const Command* command = find_command(request.cmd);
+  if (command == nullptr) {
+    return respond(Outcome::fail(code::unknown_command,
+                                 "no command " + quote_text(request.cmd) + " (see \"help\")"));
+  }
+  if (command->access == Access::admin && !context.admin) {
+    return respond(Outcome::fail(
+        code::permission_denied,
+        quote_text(command->name) +
+            " changes the daemon: only root, fetchd's own user and the admin group may run it"));
+  }
+  for (const auto& [key, value] : request.args.items()) {
+    if (std::find(command->keys.begin(), command->keys.end(), key) == command->keys.end()) {
+      std::string known;
+      for (const auto name : command->keys)
+        known += (known.empty() ? "" : ", ") + std::string(name);
+      return respond(bad_args("unknown key " + quote_text(key) + " in args of " +
+                              quote_text(command->name) +
+                              (known.empty() ? " (it takes none)" : " (expected " + known + ")")));
+    }
+  }
+  command->handler(request.args, context, std::move(respond));
+}
+
+}  // namespace fetchd::control
