@@ -2,6 +2,8 @@
 
 #include <set>
 #include <sys/resource.h>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -59,6 +61,24 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
+// What only a restart can change keeps its running value, so status shows what is in effect; an
+// edit of it is logged.
+void keep_restart_only_settings(const config::Settings& running, config::Settings& next) {
+  const auto keep = [](const char* what, const auto& current, auto& edited) {
+    if (edited == current)
+      return;
+    spdlog::warn("setting {} changed: takes effect at the next restart", what);
+    edited = current;
+  };
+  keep("control_socket", running.control_socket, next.control_socket);
+  keep("socket_mode", running.socket_mode, next.socket_mode);
+  keep("socket_group", running.socket_group, next.socket_group);
+  keep("max_clients", running.max_clients, next.max_clients);
+  keep("admin_group", running.admin_group, next.admin_group);
+  keep("state_dir", running.state_dir, next.state_dir);
+  keep("dns_servers", running.dns_servers, next.dns_servers);
+}
+
 }  // namespace
 
 std::string ReloadReport::summary() const {
@@ -79,14 +99,14 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
     : loop_(loop),
       config_path_(std::move(config_path)),
       descriptor_limit_(raise_descriptor_limit()),
-      config_(std::move(initial)),
-      state_file_(std::filesystem::path(config_.settings.state_dir) / "targets.json"),
-      resolver_(loop.get_executor(), resolver_options(config_.settings)),
+      config_(std::make_shared<const config::Config>(std::move(initial))),
+      state_file_(std::filesystem::path(config_->settings.state_dir) / "targets.json"),
+      resolver_(loop.get_executor(), resolver_options(config_->settings)),
       fetcher_(resolver_),
-      results_(config_.settings.history_length),
+      results_(config_->settings.history_length),
       scheduler_(
           loop.get_executor(), fetcher_,
-          effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_),
+          effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
           scheduler::Callbacks{
               .on_result = [this](const std::string& name,
                                   const http::FetchResult& result) { on_result(name, result); },
@@ -100,27 +120,30 @@ Service::~Service() {
 
 void Service::start() {
   started_at_ = Clock::now();
-  spdlog::set_level(spdlog_level(config_.settings.log_level));
+  spdlog::set_level(spdlog_level(config_->settings.log_level));
   const auto max_in_flight =
-      effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_);
-  if (max_in_flight < config_.settings.max_in_flight) {
+      effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_);
+  if (max_in_flight < config_->settings.max_in_flight) {
     spdlog::warn("max_in_flight {} lowered to {} to stay below the descriptor limit {}",
-                 config_.settings.max_in_flight, max_in_flight, descriptor_limit_);
+                 config_->settings.max_in_flight, max_in_flight, descriptor_limit_);
   }
   auto stored = state_file_.load();
   if (!stored)
     throw StartupError(stored.error().message);
-  runtime_ = parse_runtime_targets(*stored, config_);
+  auto initial = plan(config_, {}, {}, *stored);
+  const bool dropped = initial.runtime_dropped;
   ReloadReport report;
-  apply(config_, report);
-  if (runtime_.size() != stored->size())
+  apply(std::move(initial), report);
+  if (dropped)
     save_runtime_targets();
   spdlog::info("fetchd started: {} targets ({} from the state file), {} files", active_.size(),
-               runtime_.size(), config_.files.size());
+               runtime_.size(), config_->files.size());
 }
 
 std::vector<Service::RuntimeTarget> Service::parse_runtime_targets(
-    const std::vector<nlohmann::json>& stored, const config::Config& against) {
+    const std::vector<nlohmann::json>& stored, const config::Config& against) const {
+  if (stored.empty())
+    return {};
   std::set<std::string> config_names;
   for (const auto& target : against.targets)
     config_names.insert(target.name);
@@ -164,69 +187,89 @@ void Service::start_target(const config::TargetConfig& target, results::Keep kee
   }
 }
 
-void Service::apply(config::Config next, ReloadReport& report) {
-  std::map<std::string, config::TargetConfig> wanted;
-  for (const auto& target : next.targets)
-    wanted.emplace(target.name, target);
-  for (const auto& runtime : runtime_)
-    wanted.emplace(runtime.parsed.name, runtime.parsed);
+Service::Plan Service::plan(std::shared_ptr<const config::Config> next,
+                            const std::vector<config::TargetConfig>& current_targets,
+                            const std::vector<RuntimeTarget>& current_runtime,
+                            const std::vector<nlohmann::json>& runtime_documents) const {
+  Plan plan;
+  plan.runtime = parse_runtime_targets(runtime_documents, *next);
+  plan.runtime_dropped = plan.runtime.size() != runtime_documents.size();
 
-  for (auto it = active_.begin(); it != active_.end();) {
-    if (wanted.contains(it->first)) {
-      ++it;
-      continue;
-    }
-    scheduler_.stop(it->first);
-    results_.remove(it->first);
-    report.removed.push_back(it->first);
-    it = active_.erase(it);
-  }
-  for (auto& [name, target] : wanted) {
-    const auto current = active_.find(name);
-    if (current == active_.end()) {
-      start_target(target, results::Keep::nothing);
-      report.added.push_back(name);
-    } else if (!config::same_settings(current->second, target)) {
+  std::unordered_map<std::string_view, const config::TargetConfig*> current;
+  current.reserve(current_targets.size() + current_runtime.size());
+  for (const auto& target : current_targets)
+    current.emplace(target.name, &target);
+  for (const auto& runtime : current_runtime)
+    current.emplace(runtime.parsed.name, &runtime.parsed);
+
+  std::unordered_set<std::string_view> wanted;
+  wanted.reserve(next->targets.size() + plan.runtime.size());
+  const auto compare = [&](const config::TargetConfig& target) {
+    wanted.insert(target.name);
+    const auto found = current.find(target.name);
+    if (found == current.end()) {
+      plan.added.push_back(target);
+    } else if (!config::same_settings(*found->second, target)) {
       // A new URL is a new target as far as its history goes; other changes keep the history.
-      const bool same_url = current->second.fetch.url.to_string() == target.fetch.url.to_string();
-      start_target(target, same_url ? results::Keep::history : results::Keep::nothing);
-      report.changed.push_back(name);
+      plan.changed_keeps_history.push_back(found->second->fetch.url.to_string() ==
+                                           target.fetch.url.to_string());
+      plan.changed.push_back(target);
     } else {
-      ++report.unchanged;
+      ++plan.unchanged;
     }
-    active_[name] = std::move(target);
+  };
+  for (const auto& target : next->targets)
+    compare(target);
+  for (const auto& runtime : plan.runtime)
+    compare(runtime.parsed);
+  for (const auto& [name, target] : current) {
+    if (!wanted.contains(name))
+      plan.removed.emplace_back(name);
   }
+  std::sort(plan.removed.begin(), plan.removed.end());
+  plan.config = std::move(next);
+  return plan;
+}
 
-  if (next.settings.history_length != config_.settings.history_length) {
-    results_.set_history_length(next.settings.history_length);
+void Service::apply(Plan plan, ReloadReport& report) {
+  for (const auto& name : plan.removed) {
+    scheduler_.stop(name);
+    results_.remove(name);
+    active_.erase(name);
   }
-  scheduler_.set_max_in_flight(
-      effective_max_in_flight(next.settings.max_in_flight, descriptor_limit_));
-  spdlog::set_level(spdlog_level(next.settings.log_level));
-  for (const auto& [what, changed] :
-       {std::pair{"control_socket",
-                  next.settings.control_socket != config_.settings.control_socket},
-        std::pair{"socket_mode", next.settings.socket_mode != config_.settings.socket_mode},
-        std::pair{"socket_group", next.settings.socket_group != config_.settings.socket_group},
-        std::pair{"max_clients", next.settings.max_clients != config_.settings.max_clients},
-        std::pair{"admin_group", next.settings.admin_group != config_.settings.admin_group},
-        std::pair{"state_dir", next.settings.state_dir != config_.settings.state_dir},
-        std::pair{"dns_servers", next.settings.dns_servers != config_.settings.dns_servers}}) {
-    if (changed)
-      spdlog::warn("setting {} changed: takes effect at the next restart", what);
+  for (auto& target : plan.added) {
+    start_target(target, results::Keep::nothing);
+    report.added.push_back(target.name);
+    active_[target.name] = std::move(target);
   }
-  auto kept_settings = config_.settings;
-  config_ = std::move(next);
-  // What only a restart can change stays as it runs, so status shows what is in effect.
-  config_.settings.control_socket = kept_settings.control_socket;
-  config_.settings.socket_mode = kept_settings.socket_mode;
-  config_.settings.socket_group = kept_settings.socket_group;
-  config_.settings.max_clients = kept_settings.max_clients;
-  config_.settings.admin_group = kept_settings.admin_group;
-  config_.settings.state_dir = kept_settings.state_dir;
-  config_.settings.dns_servers = kept_settings.dns_servers;
+  for (std::size_t i = 0; i < plan.changed.size(); ++i) {
+    auto& target = plan.changed[i];
+    start_target(target,
+                 plan.changed_keeps_history[i] ? results::Keep::history : results::Keep::nothing);
+    report.changed.push_back(target.name);
+    active_[target.name] = std::move(target);
+  }
+  report.removed = std::move(plan.removed);
+  report.unchanged = plan.unchanged;
+
+  const auto& next = plan.config->settings;
+  if (next.history_length != results_.history_length())
+    results_.set_history_length(next.history_length);
+  scheduler_.set_max_in_flight(effective_max_in_flight(next.max_in_flight, descriptor_limit_));
+  spdlog::set_level(spdlog_level(next.log_level));
+  runtime_ = std::move(plan.runtime);
+  // The configuration replaced may hold 100,000 targets: it is freed on the reader thread.
+  asio::post(reader_, [replaced = std::exchange(config_, std::move(plan.config))] {});
   report.ok = true;
   report.at = Clock::now();
+}
+
+std::vector<nlohmann::json> Service::runtime_documents() const {
+  std::vector<nlohmann::json> documents;
+  documents.reserve(runtime_.size());
+  for (const auto& runtime : runtime_)
+    documents.push_back(runtime.json);
+  return documents;
 }
 
 void Service::reload(std::function<void(const ReloadReport&)> done) {
@@ -238,29 +281,46 @@ void Service::reload(std::function<void(const ReloadReport&)> done) {
   }
   reload_running_ = true;
   spdlog::info("reloading {}", config_path_.string());
-  asio::post(reader_, [this, path = config_path_] {
+  // The reader thread sees only immutable snapshots: the configuration in effect (shared, const)
+  // and copies of the runtime targets (few). Its plan is applied only if no runtime target changed
+  // meanwhile.
+  asio::post(reader_, [this, path = config_path_, current = config_, current_runtime = runtime_,
+                       documents = runtime_documents(), version = runtime_version_] {
     auto loaded = config::load_config(path);
-    asio::post(loop_,
-               [this, loaded = std::move(loaded)]() mutable { finish_reload(std::move(loaded)); });
+    std::optional<Plan> planned;
+    std::string errors;
+    if (!loaded) {
+      errors = loaded.error_text();
+    } else {
+      auto next = std::move(*loaded.value);
+      keep_restart_only_settings(current->settings, next.settings);
+      planned = plan(std::make_shared<const config::Config>(std::move(next)), current->targets,
+                     current_runtime, documents);
+      planned->runtime_version = version;
+    }
+    asio::post(loop_, [this, planned = std::move(planned), errors = std::move(errors)]() mutable {
+      finish_reload(std::move(planned), std::move(errors));
+    });
   });
 }
 
-void Service::finish_reload(config::Checked<config::Config> loaded) {
+void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
+  if (planned && planned->runtime_version != runtime_version_) {
+    // A runtime target was added or removed while the files were read: plan again.
+    reload_running_ = false;
+    reload();
+    return;
+  }
   ReloadReport report;
   report.at = Clock::now();
-  if (!loaded) {
+  if (!planned) {
     report.ok = false;
-    report.errors = loaded.error_text();
+    report.errors = std::move(errors);
     spdlog::error("reload refused, keeping the running configuration:\n{}", report.errors);
   } else {
-    // Runtime targets are re-read against the new defaults; the configuration wins a name.
-    std::vector<nlohmann::json> stored;
-    for (const auto& runtime : runtime_)
-      stored.push_back(runtime.json);
-    const auto before = runtime_.size();
-    runtime_ = parse_runtime_targets(stored, *loaded.value);
-    apply(std::move(*loaded.value), report);
-    if (runtime_.size() != before)
+    const bool dropped = planned->runtime_dropped;
+    apply(std::move(*planned), report);
+    if (dropped)
       save_runtime_targets();
     spdlog::info("reloaded: {}{}{}{}", report.summary(),
                  report.added.empty() ? "" : "; added " + join(report.added),
@@ -298,7 +358,7 @@ std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& given) 
   // The state file keeps objects: a URL string is the object with only that URL (same name, same
   // defaults).
   const nlohmann::json json = given.is_string() ? nlohmann::json{{"url", given}} : given;
-  auto target = config::parse_target(json, config_.defaults, "runtime");
+  auto target = config::parse_target(json, config_->defaults, "runtime");
   if (!target)
     return Refusal{"invalid_target", target.error().message};
   if (const auto* existing = this->target(target->name)) {
@@ -313,6 +373,7 @@ std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& given) 
     runtime_.pop_back();
     return refusal;
   }
+  ++runtime_version_;
   start_target(*target, results::Keep::nothing);
   active_[target->name] = *target;
   spdlog::info("runtime target \"{}\" added: {}", target->name, target->fetch.url.to_string());
@@ -336,6 +397,7 @@ std::optional<Refusal> Service::remove_runtime_target(const std::string& name) {
     runtime_.push_back(std::move(removed));
     return refusal;
   }
+  ++runtime_version_;
   scheduler_.stop(name);
   results_.remove(name);
   active_.erase(name);
@@ -344,11 +406,7 @@ std::optional<Refusal> Service::remove_runtime_target(const std::string& name) {
 }
 
 std::optional<Refusal> Service::save_runtime_targets() {
-  std::vector<nlohmann::json> documents;
-  documents.reserve(runtime_.size());
-  for (const auto& runtime : runtime_)
-    documents.push_back(runtime.json);
-  if (const auto error = state_file_.save(documents)) {
+  if (const auto error = state_file_.save(runtime_documents())) {
     spdlog::error("cannot write {}: {}", state_file_.path().string(), error.message());
     return Refusal{"io_error",
                    "cannot write " + state_file_.path().string() + ": " + error.message()};

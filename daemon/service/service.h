@@ -95,10 +95,10 @@ class Service {
   }
   // The in-flight limit in effect (max_in_flight, lowered to fit the descriptor limit).
   std::size_t max_in_flight() const {
-    return effective_max_in_flight(config_.settings.max_in_flight, descriptor_limit_);
+    return effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_);
   }
 
-  const config::Config& config() const { return config_; }
+  const config::Config& config() const { return *config_; }
   const results::ResultsStore& results() const { return results_; }
   const scheduler::Scheduler& scheduler() const { return scheduler_; }
   const config::TargetConfig* target(const std::string& name) const;
@@ -116,21 +116,41 @@ class Service {
     config::TargetConfig parsed;
   };
 
-  void apply(config::Config next, ReloadReport& report);
+  // What a new configuration changes, computed off the loop (a reload of 100,000 targets compares
+  // them all) against the configuration and runtime targets in effect, so that applying it on the
+  // loop costs only the changes.
+  struct Plan {
+    std::shared_ptr<const config::Config> config;
+    std::vector<RuntimeTarget> runtime;  // re-read against the new defaults
+    bool runtime_dropped = false;       // some lost their name to the configuration, or are invalid
+    std::uint64_t runtime_version = 0;  // of the runtime targets it was computed from
+    std::vector<config::TargetConfig> added, changed;
+    std::vector<bool> changed_keeps_history;  // per changed target: the URL stayed the same
+    std::vector<std::string> removed;
+    std::size_t unchanged = 0;
+  };
+  Plan plan(std::shared_ptr<const config::Config> next,
+            const std::vector<config::TargetConfig>& current_targets,
+            const std::vector<RuntimeTarget>& current_runtime,
+            const std::vector<nlohmann::json>& runtime_documents) const;
+  void apply(Plan plan, ReloadReport& report);
   std::vector<RuntimeTarget> parse_runtime_targets(const std::vector<nlohmann::json>& stored,
-                                                   const config::Config& against);
+                                                   const config::Config& against) const;
+  std::vector<nlohmann::json> runtime_documents() const;
   void start_target(const config::TargetConfig& target, results::Keep keep);
   void on_result(const std::string& name, const http::FetchResult& result);
   std::optional<Refusal> save_runtime_targets();
-  void finish_reload(config::Checked<config::Config> loaded);
+  void finish_reload(std::optional<Plan> planned, std::string errors);
   scheduler::JobSpec job_for(const config::TargetConfig& target) const;
 
   asio::io_context& loop_;
   std::filesystem::path config_path_;
   std::size_t descriptor_limit_;
-  config::Config config_;
+  // Immutable once published, so the reader thread can diff against it while the loop runs.
+  std::shared_ptr<const config::Config> config_;
   std::map<std::string, config::TargetConfig> active_;  // every target by name, config and runtime
   std::vector<RuntimeTarget> runtime_;
+  std::uint64_t runtime_version_ = 0;  // bumped by every runtime add/remove
   state::RuntimeTargetsFile state_file_;
   dns::Resolver resolver_;
   http::Fetcher fetcher_;
