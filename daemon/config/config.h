@@ -104,7 +104,7 @@ enum class LogLevel { trace, debug, info, warning, error };
 std::string_view to_string(LogLevel level);
 
 struct Settings {
-  std::string control_socket = "/run/fetchd/fetchd.sock";
+  std::string control_socket = "/run/fetchd/control.sock";
   std::uint32_t socket_mode = 0660;
   std::string socket_group{};    // empty: the daemon's group
   std::size_t max_clients = 64;  // control connections at once

@@ -34,7 +34,7 @@ struct ListeningSocket {
 };
 
 // Errors name the path and say what to do, e.g. "another process is listening on
-// /run/fetchd/fetchd.sock (is fetchd already running?)".
+// /run/fetchd/control.sock (is fetchd already running?)".
 Expected<ListeningSocket> create_socket_file(const SocketFileOptions& options);
 
 // Removes `path` if it is still the socket `created` (same device and inode); false otherwise.

@@ -23,7 +23,7 @@ enum ExitCode : int {
       3,  // no daemon to talk to: socket missing, permission, refused, timeout, bad reply
 };
 
-inline constexpr std::string_view kDefaultSocket = "/run/fetchd/fetchd.sock";
+inline constexpr std::string_view kDefaultSocket = "/run/fetchd/control.sock";
 inline constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
 
 struct GlobalOptions {

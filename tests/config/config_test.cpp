@@ -102,7 +102,7 @@ TEST(ConfigShipped, ExamplesLoadCleanly) {
   EXPECT_EQ(names, (std::vector<std::string>{"www.sina.com.cn", "www.sohu.com", "www.163.com",
                                              "douban", "www.163.com-https", "www.sohu.com-https"}));
   EXPECT_EQ(config.files.size(), 2u);
-  EXPECT_EQ(config.settings.control_socket, "run/fetchd.sock");
+  EXPECT_EQ(config.settings.control_socket, "run/control.sock");
   EXPECT_EQ(config.settings.state_dir, "run/state");
   for (const auto& target : config.targets) {
     EXPECT_EQ(target.labels.at("lesson"), "async-io") << target.name;

@@ -321,7 +321,7 @@ TEST(Loader, AnEmptyDocumentIsAValidConfigWithTheDefaults) {
   const Config& config = *loaded.value;
   EXPECT_TRUE(config.targets.empty());
   EXPECT_EQ(config.settings, Settings{});
-  EXPECT_EQ(config.settings.control_socket, "/run/fetchd/fetchd.sock");
+  EXPECT_EQ(config.settings.control_socket, "/run/fetchd/control.sock");
   EXPECT_EQ(config.settings.socket_mode, 0660u);
   EXPECT_EQ(config.settings.state_dir, "/var/lib/fetchd");
   EXPECT_EQ(config.settings.history_length, 100u);

@@ -23,8 +23,8 @@ TEST(CtlOptions, GlobalOptionsComeBeforeTheCommand) {
 }
 
 TEST(CtlOptions, SocketFromEnvironmentUnlessGiven) {
-  EXPECT_EQ(parse_invocation({"list"}, nullptr)->global.socket, "/run/fetchd/fetchd.sock");
-  EXPECT_EQ(parse_invocation({"list"}, "")->global.socket, "/run/fetchd/fetchd.sock");
+  EXPECT_EQ(parse_invocation({"list"}, nullptr)->global.socket, "/run/fetchd/control.sock");
+  EXPECT_EQ(parse_invocation({"list"}, "")->global.socket, "/run/fetchd/control.sock");
   EXPECT_EQ(parse_invocation({"list"}, "/e.sock")->global.socket, "/e.sock");
   EXPECT_EQ(parse_invocation({"--socket=/o.sock", "list"}, "/e.sock")->global.socket, "/o.sock");
   EXPECT_FALSE(parse_invocation({"list"}, "/e.sock")->global.timeout.has_value());
