@@ -3,6 +3,7 @@
 #   bench/run.sh                 N=20000 fetches at C=100 and C=1000, then the peers at C=100
 #   N=5000 CS="100" PEERS="" bench/run.sh
 #   DAEMON=0 bench/run.sh        without the daemon benchmark (bench/daemon.sh; DURATION=20 shortens it)
+#   CONTROL=0 bench/run.sh       without the control-socket latency bench (part of bench/daemon.sh)
 # nginx on 127.0.0.1:18080 (1 worker, 1 KiB page); every fetch opens a new connection (the engine
 # always sends Connection: close). All traffic stays on loopback; every loop is bounded.
 set -euo pipefail
@@ -10,7 +11,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 N=${N:-20000}
 CS=${CS:-"100 1000"}
 REPS=${REPS:-1}
-PEERS=${PEERS:-"curl seed_asyncio wrk_close"}
+PEERS=${PEERS-"curl seed_asyncio wrk_close"}  # PEERS="" skips them
 DAEMON=${DAEMON:-1}
 ANCHORS=${ANCHORS:-$ROOT/../shared/anchors}
 BUILD=${BUILD:-$ROOT/build/release}
