@@ -37,7 +37,8 @@ InFlightLimit::InFlightLimit(std::size_t limit) : state_(std::make_shared<State>
 }
 
 void InFlightLimit::Permit::reset() {
-  if (!state_) return;
+  if (!state_)
+    return;
   auto state = std::move(state_);
   --state->in_use;
   state->admit();
@@ -67,7 +68,8 @@ asio::awaitable<InFlightLimit::Permit> InFlightLimit::acquire() {
     bool claimed = false;
   } place{*state, waiter, state->waiters.insert(state->waiters.end(), &waiter)};
   co_await waiter.wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  if (!waiter.granted) co_return Permit();  // cancelled from outside before a permit came
+  if (!waiter.granted)
+    co_return Permit();  // cancelled from outside before a permit came
   place.claimed = true;
   co_return Permit(state);
 }
@@ -77,8 +79,14 @@ void InFlightLimit::set_limit(std::size_t limit) {
   state_->admit();
 }
 
-std::size_t InFlightLimit::in_use() const { return state_->in_use; }
-std::size_t InFlightLimit::waiting() const { return state_->waiters.size(); }
-std::size_t InFlightLimit::limit() const { return state_->limit; }
+std::size_t InFlightLimit::in_use() const {
+  return state_->in_use;
+}
+std::size_t InFlightLimit::waiting() const {
+  return state_->waiters.size();
+}
+std::size_t InFlightLimit::limit() const {
+  return state_->limit;
+}
 
 }  // namespace fetchd::scheduler

@@ -1,17 +1,19 @@
 #pragma once
 
-// A counting semaphore for coroutines on one executor: at most `limit` holders at once; the rest wait
-// in FIFO order. Waiting honours per-operation cancellation (a removed target stops waiting at once).
+// A counting semaphore for coroutines on one executor: at most `limit` holders at once; the rest
+// wait in FIFO order. Waiting honours per-operation cancellation (a removed target stops waiting at
+// once).
 //
 // Its state is shared with the permits and the waiters, because coroutine frames can be destroyed
 // without being resumed (when the io_context is destroyed with work pending), in any order, after
 // the limit itself is gone: each frame's permit and queue place must then clean up safely.
 
-#include <asio/awaitable.hpp>
 #include <cstddef>
 #include <list>
 #include <memory>
 #include <utility>
+
+#include <asio/awaitable.hpp>
 
 namespace fetchd::scheduler {
 
@@ -23,8 +25,8 @@ class InFlightLimit {
   InFlightLimit(const InFlightLimit&) = delete;
   InFlightLimit& operator=(const InFlightLimit&) = delete;
 
-  // Held while a fetch runs; releasing it (destruction) admits the next waiter. Being a value, it is
-  // released however the holder's coroutine ends, cancellation included.
+  // Held while a fetch runs; releasing it (destruction) admits the next waiter. Being a value, it
+  // is released however the holder's coroutine ends, cancellation included.
   class Permit {
    public:
     Permit() = default;
