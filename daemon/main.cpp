@@ -7,7 +7,6 @@
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "common/version.h"
@@ -15,6 +14,7 @@
 #include "control/server.h"
 #include "once/once.h"
 #include "service/service.h"
+#include "systemd/systemd.h"
 
 namespace {
 
@@ -68,10 +68,21 @@ control::ServerOptions control_options(const config::Settings& settings) {
   return options;
 }
 
-// Foreground, systemd style: logs to stderr; SIGHUP reloads; SIGTERM/SIGINT stop cleanly.
+std::string systemd_status(const service::Service& service) {
+  const auto counts = service.count_targets();
+  systemd::StatusCounts status{counts.total, counts.up, counts.down, counts.unknown,
+                               service.fetch_rate_per_s()};
+  if (const auto& reload = service.last_reload()) {
+    status.last_reload_ok = reload->ok;
+    status.last_reload_error = reload->errors;
+  }
+  return systemd::status_line(status);
+}
+
+// Foreground, systemd style: logs to stderr (to the journal with priorities under systemd); SIGHUP
+// reloads; SIGTERM/SIGINT stop cleanly. Under systemd: Type=notify, watchdog, socket activation.
 int run_daemon(const std::string& path) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("fetchd"));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(systemd::make_logger("fetchd"));
   auto loaded = config::load_config(path);
   if (!loaded) {
     spdlog::critical("configuration {} is invalid:\n{}", path, loaded.error_text());
@@ -83,12 +94,18 @@ int run_daemon(const std::string& path) {
     service::Service service(loop, path, std::move(*loaded.value));
     control::Server control(loop, service, options);
     // The socket first: a second fetchd on the same socket must refuse before it fetches anything.
-    if (auto error = control.open()) {
+    // Socket activation: systemd created and owns the socket (requests wait in it while fetchd
+    // starts), so it is adopted, never bound or removed here.
+    const auto activated = systemd::listen_fd();
+    if (activated)
+      spdlog::info("adopting the control socket passed by systemd (fd {})", *activated);
+    if (auto error = activated ? control.adopt(*activated) : control.open()) {
       spdlog::critical("cannot start: {}", error->message);
       return 1;
     }
     service.start();
     control.start();
+    systemd::Notifier notifier(loop, [&service] { return systemd_status(service); });
 
     asio::signal_set stop_signals(loop, SIGTERM, SIGINT);
     asio::signal_set reload_signal(loop, SIGHUP);
@@ -96,7 +113,8 @@ int run_daemon(const std::string& path) {
       reload_signal.async_wait([&](std::error_code ec, int) {
         if (ec)
           return;
-        service.reload();
+        notifier.reloading();
+        service.reload([&notifier](const service::ReloadReport&) { notifier.reloaded(); });
         wait_for_reload();
       });
     };
@@ -105,10 +123,13 @@ int run_daemon(const std::string& path) {
       if (ec)
         return;
       spdlog::info("signal {} received, stopping", signal);
+      notifier.stopping();
       reload_signal.cancel();
       control.stop();
       service.shutdown();
     });
+    // Ready once the signals are handled too: a reload may follow READY=1 at once.
+    notifier.ready();
     loop.run();
     spdlog::info("fetchd stopped");
     return 0;

@@ -1,8 +1,13 @@
 #include "control/server.h"
 
 #include <array>
+#include <cstddef>
+#include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
@@ -288,14 +293,8 @@ Server::~Server() {
   stop();
 }
 
-std::optional<Error> Server::open() {
-  gid_t socket_gid = ::getegid();
-  if (!options_.socket_group.empty()) {
-    auto resolved = resolve_group(options_.socket_group);
-    if (!resolved)
-      return Error{"socket_group: " + resolved.error().message};
-    socket_gid = *resolved;
-  }
+// The admin group: admin_group if set, else the socket's group.
+std::optional<Error> Server::resolve_admin(gid_t socket_gid) {
   admin_gid_ = socket_gid;
   if (!options_.admin_group.empty()) {
     auto resolved = resolve_group(options_.admin_group);
@@ -304,6 +303,50 @@ std::optional<Error> Server::open() {
     admin_gid_ = *resolved;
   }
   daemon_uid_ = ::geteuid();
+  return std::nullopt;
+}
+
+std::optional<Error> Server::adopt(int fd) {
+  sockaddr_un address{};
+  socklen_t length = sizeof(address);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+      length > offsetof(sockaddr_un, sun_path) && address.sun_path[0] != '\0')
+    adopted_path_.assign(address.sun_path,
+                         ::strnlen(address.sun_path, length - offsetof(sockaddr_un, sun_path)));
+  else
+    adopted_path_ = "fd " + std::to_string(fd);
+  // The file's group, as systemd's SocketGroup= set it; the daemon's group for an unnamed socket.
+  struct stat file {};
+  const gid_t file_gid =
+      !adopted_path_.empty() && adopted_path_[0] == '/' && ::stat(adopted_path_.c_str(), &file) == 0
+          ? file.st_gid
+          : ::getegid();
+  if (auto error = resolve_admin(file_gid)) {
+    ::close(fd);
+    return error;
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::error_code error;
+  acceptor_.assign(asio::local::stream_protocol(), fd, error);
+  if (error) {
+    ::close(fd);
+    return Error{"control socket: adopting fd " + std::to_string(fd) + ": " + error.message()};
+  }
+  adopted_ = true;
+  return std::nullopt;
+}
+
+std::optional<Error> Server::open() {
+  gid_t socket_gid = ::getegid();
+  if (!options_.socket_group.empty()) {
+    auto resolved = resolve_group(options_.socket_group);
+    if (!resolved)
+      return Error{"socket_group: " + resolved.error().message};
+    socket_gid = *resolved;
+  }
+  if (auto error = resolve_admin(socket_gid))
+    return error;
   auto created = create_socket_file(
       {options_.socket_path, static_cast<mode_t>(options_.socket_mode), socket_gid, 0});
   if (!created)
@@ -324,10 +367,21 @@ std::optional<Error> Server::open() {
 }
 
 void Server::start() {
-  spdlog::info("control socket {} (mode {:04o}, group {}, admin group {}, at most {} clients)",
-               options_.socket_path.string(), options_.socket_mode,
-               options_.socket_group.empty() ? std::string("the daemon's") : options_.socket_group,
-               admin_gid_, options_.max_clients);
+  if (adopted_) {
+    spdlog::info(
+        "control socket {} adopted (created by the service manager; admin group {}, at "
+        "most {} clients)",
+        adopted_path_, admin_gid_, options_.max_clients);
+    if (adopted_path_ != options_.socket_path.string())
+      spdlog::warn("the adopted control socket {} is not the configured control_socket {}",
+                   adopted_path_, options_.socket_path.string());
+  } else {
+    spdlog::info(
+        "control socket {} (mode {:04o}, group {}, admin group {}, at most {} clients)",
+        options_.socket_path.string(), options_.socket_mode,
+        options_.socket_group.empty() ? std::string("the daemon's") : options_.socket_group,
+        admin_gid_, options_.max_clients);
+  }
   asio::co_spawn(loop_, accept_connections(), log_end("accept loop"));
 }
 

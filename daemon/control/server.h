@@ -60,6 +60,12 @@ class Server {
   // why the daemon cannot start: another fetchd is live on the path, an unknown group, ...
   // Connections wait in the backlog until start().
   std::optional<Error> open();
+  // Instead of open(): serves on `fd`, a Unix stream socket already bound and listening that
+  // someone else created (systemd socket activation). The server owns the descriptor from now on
+  // (closed even on error) but never removes the socket's file: whoever created it owns it.
+  // socket_mode and socket_group do not apply (the creator set them: SocketMode=, SocketGroup=);
+  // the admin group defaults to the group of the socket's file.
+  std::optional<Error> adopt(int fd);
   // Starts accepting (on the loop, once it runs).
   void start();
   // Closes the listening socket and every session, and removes the socket file. Idempotent.
@@ -69,6 +75,7 @@ class Server {
 
  private:
   friend class Session;
+  std::optional<Error> resolve_admin(gid_t socket_gid);
   asio::awaitable<void> accept_connections();
   void refuse_busy(asio::local::stream_protocol::socket socket);
   void forget(std::uint64_t id) { sessions_.erase(id); }
@@ -79,6 +86,8 @@ class Server {
   asio::local::stream_protocol::acceptor acceptor_;
   ListeningSocket file_{};
   bool file_created_ = false;
+  bool adopted_ = false;
+  std::string adopted_path_{};  // the adopted socket's bound path, for the log
   bool stopped_ = false;
   uid_t daemon_uid_ = 0;
   gid_t admin_gid_ = 0;

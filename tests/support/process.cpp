@@ -1,5 +1,6 @@
 #include "support/process.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fstream>
 #include <signal.h>
@@ -15,14 +16,42 @@ namespace fetchd::test {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
+
+std::string_view env_key(std::string_view entry) {
+  return entry.substr(0, entry.find('='));
+}
+
+// The inherited environment with `changes` applied (built before fork: the child only execs).
+std::vector<std::string> child_environment(const std::vector<std::string>& changes) {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view current(*entry);
+    const bool changed = std::any_of(changes.begin(), changes.end(), [&](const auto& change) {
+      return env_key(change) == env_key(current);
+    });
+    if (!changed)
+      env.emplace_back(current);
+  }
+  for (const auto& change : changes) {
+    if (change.find('=') != std::string::npos)
+      env.push_back(change);
+  }
+  return env;
+}
 }  // namespace
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::filesystem::path output)
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::filesystem::path output,
+                           const std::vector<std::string>& env)
     : output_(std::move(output)) {
   std::vector<char*> args;
   for (const auto& arg : argv)
     args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const auto environment = child_environment(env);
+  std::vector<char*> envp;
+  for (const auto& entry : environment)
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
   const int out = ::open(output_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (out < 0)
     throw std::system_error(errno, std::generic_category(), output_.string());
@@ -45,7 +74,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::filesystem
     // Sockets of the test's own servers are not close-on-exec; keep them out of the child.
     for (int fd = 3; fd < 1024; ++fd)
       ::close(fd);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   ::close(out);

@@ -16,8 +16,10 @@ namespace fetchd::test {
 class ChildProcess {
  public:
   // Runs argv[0] with its stdout and stderr appended to `output`. Throws std::system_error if the
-  // process cannot be started.
-  ChildProcess(const std::vector<std::string>& argv, std::filesystem::path output);
+  // process cannot be started. `env` changes the inherited environment: "KEY=VALUE" sets KEY,
+  // "KEY" alone removes it.
+  ChildProcess(const std::vector<std::string>& argv, std::filesystem::path output,
+               const std::vector<std::string>& env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
