@@ -106,6 +106,8 @@ int run_daemon(const std::string& path) {
     service.start();
     control.start();
     systemd::Notifier notifier(loop, [&service] { return systemd_status(service); });
+    service.on_reload([&notifier] { notifier.reloading(); },
+                      [&notifier](const service::ReloadReport&) { notifier.reloaded(); });
 
     asio::signal_set stop_signals(loop, SIGTERM, SIGINT);
     asio::signal_set reload_signal(loop, SIGHUP);
@@ -113,8 +115,7 @@ int run_daemon(const std::string& path) {
       reload_signal.async_wait([&](std::error_code ec, int) {
         if (ec)
           return;
-        notifier.reloading();
-        service.reload([&notifier](const service::ReloadReport&) { notifier.reloaded(); });
+        service.reload();
         wait_for_reload();
       });
     };

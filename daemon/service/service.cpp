@@ -281,6 +281,12 @@ void Service::reload(std::function<void(const ReloadReport&)> done) {
   }
   reload_running_ = true;
   spdlog::info("reloading {}", config_path_.string());
+  if (reload_started_)
+    reload_started_();
+  read_and_plan();
+}
+
+void Service::read_and_plan() {
   // The reader thread sees only immutable snapshots: the configuration in effect (shared, const)
   // and copies of the runtime targets (few). Its plan is applied only if no runtime target changed
   // meanwhile.
@@ -304,11 +310,16 @@ void Service::reload(std::function<void(const ReloadReport&)> done) {
   });
 }
 
+void Service::on_reload(std::function<void()> started,
+                        std::function<void(const ReloadReport&)> finished) {
+  reload_started_ = std::move(started);
+  reload_finished_ = std::move(finished);
+}
+
 void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
   if (planned && planned->runtime_version != runtime_version_) {
     // A runtime target was added or removed while the files were read: plan again.
-    reload_running_ = false;
-    reload();
+    read_and_plan();
     return;
   }
   ReloadReport report;
@@ -329,6 +340,8 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
   }
   last_reload_ = report;
   reload_running_ = false;
+  if (reload_finished_)
+    reload_finished_(report);
   auto waiters = std::move(reload_waiters_);
   reload_waiters_.clear();
   if (reload_again_) {

@@ -74,6 +74,9 @@ class Service {
   // (optional) is called on the loop with the report. A reload asked for while one runs is run
   // once more after it.
   void reload(std::function<void(const ReloadReport&)> done = {});
+  // Told on the loop when a reload starts reading the files and when it has been applied or
+  // refused, whoever asked for it (SIGHUP or the control socket): the service manager tracks both.
+  void on_reload(std::function<void()> started, std::function<void(const ReloadReport&)> finished);
   // Cancels every fetch and stops the helper thread; the loop then runs out of work.
   void shutdown();
 
@@ -140,6 +143,7 @@ class Service {
   void start_target(const config::TargetConfig& target, results::Keep keep);
   void on_result(const std::string& name, const http::FetchResult& result);
   std::optional<Refusal> save_runtime_targets();
+  void read_and_plan();
   void finish_reload(std::optional<Plan> planned, std::string errors);
   scheduler::JobSpec job_for(const config::TargetConfig& target) const;
 
@@ -160,6 +164,8 @@ class Service {
   bool reload_running_ = false;
   bool reload_again_ = false;
   std::vector<std::function<void(const ReloadReport&)>> reload_waiters_;
+  std::function<void()> reload_started_;
+  std::function<void(const ReloadReport&)> reload_finished_;
   std::optional<ReloadReport> last_reload_;
   std::chrono::system_clock::time_point started_at_{};
   FetchRate fetch_rate_{std::chrono::steady_clock::now()};

@@ -132,6 +132,33 @@ std::vector<std::string> clean_env(std::vector<std::string> extra) {
   return env;
 }
 
+// One request line over the control socket and its reply line ("" if it could not be had); every
+// wait is bounded by SO_RCVTIMEO/SO_SNDTIMEO.
+std::string control_request(const std::filesystem::path& socket, const std::string& request) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return "";
+  const timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket.c_str());
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buffer[512];
+    while (reply.find('\n') == std::string::npos && reply.size() < 64 * 1024) {
+      const ssize_t got = ::read(fd, buffer, sizeof(buffer));
+      if (got <= 0)
+        break;
+      reply.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  ::close(fd);
+  return reply;
+}
+
 class SystemdTest : public ::testing::Test {
  protected:
   std::filesystem::path socket_path() const { return dir_.path() / "fetchd.sock"; }
@@ -216,6 +243,24 @@ TEST_F(SystemdTest, NotifiesReadyReloadingAndStoppingInOrder) {
     EXPECT_NE(message.text, "WATCHDOG=1");
 }
 
+// `fetchctl reload` (the control command) is a reload like SIGHUP for the service manager too.
+TEST_F(SystemdTest, NotifiesAReloadAskedForOverTheControlSocket) {
+  NotifySocket notify(dir_.path() / "notify.sock");
+  auto daemon = start({notify.env()});
+  ASSERT_TRUE(notify.next_lifecycle(10s)) << daemon->output();
+
+  const auto reply = control_request(socket_path(), "{\"cmd\": \"reload\"}\n");
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply;
+  auto reloading = notify.next_lifecycle(10s);
+  ASSERT_TRUE(reloading) << daemon->output();
+  EXPECT_TRUE(starts_with(reloading->text, "RELOADING=1\nMONOTONIC_USEC=")) << reloading->text;
+  auto reloaded = notify.next_lifecycle(10s);
+  ASSERT_TRUE(reloaded) << daemon->output();
+  EXPECT_TRUE(starts_with(reloaded->text, "READY=1\nSTATUS=1 targets: ")) << reloaded->text;
+  EXPECT_NE(reloaded->text.find("last reload ok"), std::string::npos) << reloaded->text;
+  stop(*daemon);
+}
+
 TEST_F(SystemdTest, PingsTheWatchdogAtHalfTheInterval) {
   NotifySocket notify(dir_.path() / "notify.sock");
   // WATCHDOG_PID left unset: any pid (the pid is only known after fork).
@@ -274,27 +319,7 @@ TEST_F(SystemdTest, AdoptsTheSocketSystemdPasses) {
     std::this_thread::sleep_for(5ms);
   ASSERT_TRUE(std::filesystem::exists(socket_path())) << daemon.output();
 
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  const timeval limit{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket_path().c_str());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0)
-      << std::strerror(errno);
-  const std::string request = "{\"cmd\": \"version\"}\n";
-  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  std::string reply;
-  char buffer[512];
-  while (reply.find('\n') == std::string::npos && reply.size() < 64 * 1024) {
-    const ssize_t got = ::read(fd, buffer, sizeof(buffer));  // bounded by SO_RCVTIMEO
-    if (got <= 0)
-      break;
-    reply.append(buffer, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
+  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
   EXPECT_NE(reply.find(std::string("\"version\":\"") + kVersion + "\""), std::string::npos)
       << reply << daemon.output();
 
