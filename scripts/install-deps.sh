@@ -6,8 +6,9 @@ set -eu
 packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libsystemd-dev
 libssl-dev libc-ares-dev libgtest-dev openssl"
 if [ "${1:-}" = "--test" ]; then
-  # Tests start a real nginx on loopback and format-check the tree.
-  packages="$packages nginx clang-format python3-jsonschema"
+  # Tests start a real nginx on loopback, format-check the tree, and lint the man pages as
+  # lintian does (man --warnings; tests/packaging/man_test.sh).
+  packages="$packages nginx clang-format python3-jsonschema man-db groff-base"
 fi
 
 missing=""
