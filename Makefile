@@ -2,7 +2,7 @@
 # only what changed.
 #   make run    build and run fetchd's main job
 #   make test   build (release and ASan/UBSan) and run the whole test suite
-.PHONY: run test build deps test-deps format-check clean
+.PHONY: run test build deps test-deps format-check package-deps package e2e clean
 
 JOBS ?= 2
 RELEASE := build/release
@@ -10,6 +10,8 @@ SANITIZE := build/asan
 # The daemon in the foreground on the shipped example (socket and state under ./run/); Ctrl-C stops
 # it. RUN_ARGS='once URL...' runs the one-shot mode instead.
 RUN_ARGS ?= --config config/fetchd.json
+VERSION := $(shell dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+DEB := build/deb/fetchd_$(VERSION)_amd64.deb
 
 deps:
 	@scripts/install-deps.sh
@@ -37,6 +39,21 @@ test: test-deps $(RELEASE)/build.ninja $(SANITIZE)/build.ninja format-check
 	cd $(RELEASE) && ctest -j$(JOBS) --output-on-failure --timeout 300
 	ninja -C $(SANITIZE) -j$(JOBS)
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1 ctest -j$(JOBS) --output-on-failure --timeout 600
+
+package-deps:
+	@scripts/install-deps.sh --package
+
+# The Debian package, in build/deb/ (packaging/build-deb.sh); lintian must find no errors.
+package: package-deps
+	packaging/build-deb.sh
+	lintian --fail-on error build/deb/fetchd_$(VERSION)_amd64.changes
+
+# Opt-in: installs that package in a Debian 12 container booted with systemd as PID 1 and checks
+# the service's whole life there (tests/packaging/nspawn_e2e.sh). Needs root and namespaces; where
+# the machine cannot, it says why and is skipped.
+e2e: package
+	@bash tests/packaging/nspawn_e2e.sh $(DEB); rc=$$?; \
+	  if [ $$rc -eq 77 ]; then echo "e2e: skipped on this machine"; else exit $$rc; fi
 
 clean:
 	rm -rf build
