@@ -9,6 +9,7 @@
 #include <asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/plural.h"
 #include "common/version.h"
 #include "config/loader.h"
 #include "control/server.h"
@@ -43,13 +44,13 @@ int check_config(const std::string& path) {
   const auto loaded = config::load_config(path);
   if (!loaded) {
     std::fputs(loaded.error_text().c_str(), stderr);
-    std::fprintf(stderr, "fetchd: configuration %s is invalid (%zu errors)\n", path.c_str(),
-                 loaded.errors.size());
+    std::fprintf(stderr, "fetchd: configuration %s is invalid (%s)\n", path.c_str(),
+                 plural(loaded.errors.size(), "error").c_str());
     return 1;
   }
-  std::printf("fetchd: configuration %s is valid: %zu files, %zu targets (%zu enabled)\n",
-              path.c_str(), loaded.value->files.size(), loaded.value->targets.size(),
-              count_enabled(*loaded.value));
+  std::printf("fetchd: configuration %s is valid: %s, %s (%zu enabled)\n", path.c_str(),
+              plural(loaded.value->files.size(), "file").c_str(),
+              plural(loaded.value->targets.size(), "target").c_str(), count_enabled(*loaded.value));
   return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/plural.h"
+
 namespace fetchd::service {
 
 namespace {
@@ -136,8 +138,8 @@ void Service::start() {
   apply(std::move(initial), report);
   if (dropped)
     save_runtime_targets();
-  spdlog::info("fetchd started: {} targets ({} from the state file), {} files", active_.size(),
-               runtime_.size(), config_->files.size());
+  spdlog::info("fetchd started: {} ({} from the state file), {}", plural(active_.size(), "target"),
+               runtime_.size(), plural(config_->files.size(), "file"));
 }
 
 std::vector<Service::RuntimeTarget> Service::parse_runtime_targets(

@@ -96,7 +96,7 @@ TEST_F(DaemonTest, CheckConfigValidatesAndSummarizes) {
       test::run_command({FETCHD_BINARY, "--check-config", "--config", config_path().string()},
                         dir_.path() / "ok.log");
   EXPECT_EQ(ok.exit_status, 0) << ok.output;
-  EXPECT_NE(ok.output.find("is valid: 1 files, 2 targets (1 enabled)"), std::string::npos)
+  EXPECT_NE(ok.output.find("is valid: 1 file, 2 targets (1 enabled)"), std::string::npos)
       << ok.output;
 
   test::write_file(config_path(), "{\"targets\": [\n\n  {\"name\": 5}]}");
@@ -106,6 +106,13 @@ TEST_F(DaemonTest, CheckConfigValidatesAndSummarizes) {
   EXPECT_EQ(bad.exit_status, 1);
   EXPECT_NE(bad.output.find("fetchd.json:3:"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("/targets/0/name"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("is invalid (2 errors)"), std::string::npos) << bad.output;
+
+  test::write_file(config_path(), "{\"targets\": [{\"name\": \"a\", \"url\": 5}]}");
+  const auto one =
+      test::run_command({FETCHD_BINARY, "--check-config", "--config", config_path().string()},
+                        dir_.path() / "one.log");
+  EXPECT_NE(one.output.find("is invalid (1 error)"), std::string::npos) << one.output;
 }
 
 }  // namespace
