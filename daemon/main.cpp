@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -162,7 +163,12 @@ int main(int argc, char** argv) {
     if (args[i] == "--check-config" || args[i] == "-t") {
       check_only = true;
     } else if ((args[i] == "--config" || args[i] == "-c") && i + 1 < args.size()) {
-      config_path = args[++i];
+      // Absolute, so that status, logs and reloads name the same file whatever the reader's
+      // working directory.
+      std::error_code error;
+      const std::filesystem::path given(args[++i]);
+      const auto absolute = std::filesystem::absolute(given, error);
+      config_path = (error ? given : absolute.lexically_normal()).string();
     } else {
       std::fprintf(stderr, "fetchd: unknown argument \"%s\"\n", args[i].c_str());
       print_usage(stderr);

@@ -99,6 +99,16 @@ TEST_F(DaemonTest, CheckConfigValidatesAndSummarizes) {
   EXPECT_NE(ok.output.find("is valid: 1 file, 2 targets (1 enabled)"), std::string::npos)
       << ok.output;
 
+  // A relative --config is reported (and reloaded) as the absolute path it names.
+  const auto relative = std::filesystem::relative(config_path());
+  ASSERT_TRUE(relative.is_relative()) << relative;
+  const auto from_relative =
+      test::run_command({FETCHD_BINARY, "--check-config", "--config", relative.string()},
+                        dir_.path() / "relative.log");
+  EXPECT_NE(from_relative.output.find("configuration " + config_path().string() + " is valid"),
+            std::string::npos)
+      << from_relative.output;
+
   test::write_file(config_path(), "{\"targets\": [\n\n  {\"name\": 5}]}");
   const auto bad =
       test::run_command({FETCHD_BINARY, "--check-config", "--config", config_path().string()},
