@@ -151,16 +151,22 @@ int run(const std::vector<std::string>& args) {
     return unreachable("the reply from fetchd is for another request: " + excerpt(*reply_line),
                        *command, json);
 
+  const auto result = reply.find("result");
+  // `fetch --wait` answered with the fetch's outcome: scripts test it by the exit status.
+  const bool fetch_failed = request->waits_for_fetch && *ok == true && result != reply.end() &&
+                            result->is_object() && result->contains("result") &&
+                            (*result)["result"].is_object() &&
+                            (*result)["result"].value("ok", true) == false;
+  const ExitCode success = fetch_failed ? kExitFetchFailed : kExitOk;
   if (json) {
     write(stdout, *reply_line + "\n");
-    return *ok == true ? kExitOk : kExitRefused;
+    return *ok == true ? success : kExitRefused;
   }
   if (*ok == false) {
     const auto error = reply.find("error");
     write(stderr, render_error(error == reply.end() ? nlohmann::json::object() : *error));
     return kExitRefused;
   }
-  const auto result = reply.find("result");
   const RenderContext context{.now = std::chrono::system_clock::now(), .colour = colour_wanted()};
   try {
     write(stdout, command->render(result == reply.end() ? nlohmann::json::object() : *result,
@@ -170,7 +176,7 @@ int run(const std::vector<std::string>& args) {
     return unreachable(std::string("cannot print the reply from fetchd: ") + error.what(), *command,
                        json);
   }
-  return kExitOk;
+  return success;
 }
 
 }  // namespace fetchd::ctl

@@ -38,7 +38,8 @@ constexpr std::array kCommands = {
         .usage = "fetch NAME [--wait]",
         .summary = "fetch a target now, outside its schedule",
         .details = "  --wait  wait for the result and print it as `show` does (the default\n"
-                   "          --timeout becomes 10m10s, the longest a target's fetch may take)\n",
+                   "          --timeout becomes 10m10s, the longest a target's fetch may take);\n"
+                   "          exit status 4 if the fetch failed or missed its expectations\n",
         .build = build_fetch,
         .render = render_fetch,
     },
@@ -141,7 +142,8 @@ std::string usage_text() {
       "  --timeout DUR  how long to wait for the daemon (default 10s)\n"
       "  -h, --help     this help; `fetchctl COMMAND --help` describes one command\n"
       "\n"
-      "Exit status: 0 ok, 1 fetchd refused the request, 2 usage error, 3 cannot reach fetchd.\n";
+      "Exit status: 0 ok, 1 fetchd refused the request, 2 usage error, 3 cannot reach fetchd,\n"
+      "4 the fetch of `fetch --wait` failed.\n";
   return out;
 }
 

@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitUsage = 2,    // the command line is wrong (usage on stderr)
   kExitUnreachable =
       3,  // no daemon to talk to: socket missing, permission, refused, timeout, bad reply
+  kExitFetchFailed = 4,  // `fetch --wait`: the fetch ran and failed (or missed its expectations)
 };
 
 inline constexpr std::string_view kDefaultSocket = "/run/fetchd/control.sock";

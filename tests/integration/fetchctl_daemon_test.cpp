@@ -449,11 +449,17 @@ TEST_F(FetchctlDaemonTest, FetchRunsATargetNowAndWaitPrintsTheResult) {
   EXPECT_CONTAINS(shown.out, "\nstate        up since ");
   EXPECT_CONTAINS(shown.out, "\ntotals       1 attempts: 1 ok, 0 failed");
 
-  // The fetch itself failing is still an answered command: its error is the output.
+  // The fetch itself failing is still an answered command: its error is the output, and the exit
+  // status (4) tells a script, with --json too.
   const auto failed = ctl({"fetch", "manual-closed", "--wait"});
-  EXPECT_EQ(failed.exit_status, 0) << failed.err;
+  EXPECT_EQ(failed.exit_status, 4) << failed.err;
+  EXPECT_EQ(failed.err, "");
   EXPECT_CONTAINS(failed.out, "\nerror        connect: ");
   EXPECT_CONTAINS(failed.out, "Connection refused");
+
+  const auto failed_json = ctl({"--json", "fetch", "manual-closed", "--wait"});
+  EXPECT_EQ(failed_json.exit_status, 4) << failed_json.err;
+  EXPECT_CONTAINS(failed_json.out, "\"ok\":false");
 
   const auto started = ctl({"fetch", "manual"});
   EXPECT_EQ(started.exit_status, 0) << started.err;
