@@ -264,6 +264,10 @@ check "stopped: the service is inactive" equals "$(in_container systemctl is-act
 check "the socket still listens" equals "$(in_container systemctl is-active fetchd.socket)" active
 check "a request starts the service and is answered" as alice fetchctl status
 check "the service is active again" equals "$(in_container systemctl is-active fetchd.service)" active
+before_restart=$(property fetchd.service MainPID)
+in_container systemctl restart --no-block fetchd.service
+check "a request made while it restarts waits and is answered" as alice fetchctl status
+check "and the restart completed (a new main pid)" differs "$(property fetchd.service MainPID)" "$before_restart"
 
 # --- Remove and purge --------------------------------------------------------------------------
 in_container dpkg -r fetchd >"$work/remove.log" 2>&1
