@@ -269,6 +269,15 @@ in_container systemctl restart --no-block fetchd.service
 check "a request made while it restarts waits and is answered" as alice fetchctl status
 check "and the restart completed (a new main pid)" differs "$(property fetchd.service MainPID)" "$before_restart"
 
+# --- Upgrade -------------------------------------------------------------------------------------
+before_upgrade=$(property fetchd.service MainPID)
+check "reinstalling the package (the upgrade path) succeeds" in_container dpkg -i /opt/e2e/fetchd.deb
+check "the upgrade restarts the service" differs "$(property fetchd.service MainPID)" "$before_upgrade"
+check "the service is active after the upgrade" \
+  equals "$(in_container systemctl is-active fetchd.service)" active
+check "targets added at run time survive the upgrade" in_container fetchctl show extra
+check "the edited configuration survives the upgrade" in_container fetchctl show web
+
 # --- Remove and purge --------------------------------------------------------------------------
 in_container dpkg -r fetchd >"$work/remove.log" 2>&1
 check "dpkg -r stops the service" equals "$(in_container systemctl is-active fetchd.service)" inactive
