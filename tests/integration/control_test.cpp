@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,13 +20,12 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/local/stream_protocol.hpp>
 #include <asio/read_until.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/fetchd_process.h"
 #include "support/nginx.h"
 #include "support/process.h"
 #include "support/run_until.h"
@@ -73,12 +71,6 @@ asio::awaitable<std::optional<std::string>> read_line(std::shared_ptr<Connection
   std::string line = connection->buffer.substr(0, size - 1);
   connection->buffer.erase(0, size);
   co_return line;
-}
-
-asio::awaitable<bool> pause(std::chrono::milliseconds duration) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-  co_await timer.async_wait(kUseTuple);
-  co_return true;
 }
 
 // Runs `work` on `io` until it completes or `timeout` passes; nullopt then (the test fails).
@@ -239,25 +231,13 @@ class ControlTest : public ::testing::Test {
                                                    const std::string& umask = "0022") {
     const std::string command = "umask " + umask + " && exec env " + environment + " " +
                                 FETCHD_BINARY + " --config '" + config_path().string() + "'";
-    auto daemon = std::make_unique<test::ChildProcess>(
-        std::vector<std::string>{"/bin/sh", "-c", command}, dir_.path() / "daemon.log");
-    EXPECT_TRUE(daemon->wait_for_output("control socket " + socket_path().string(), 10s, ++starts_))
-        << daemon->output();
-    return daemon;
-  }
-
-  // SIGTERM; the exit status, and how long it took.
-  std::pair<std::optional<int>, Clock::duration> stop(test::ChildProcess& daemon) {
-    const auto sent = Clock::now();
-    daemon.signal(SIGTERM);
-    const auto status = daemon.wait_exit(5s);
-    return {status, Clock::now() - sent};
+    return test::start_daemon({"/bin/sh", "-c", command}, dir_.path() / "daemon.log",
+                              socket_path());
   }
 
   static test::NginxServer* nginx_;
   test::TempDir dir_{"fetchd-control"};
   std::filesystem::path socket_dir_ = dir_.path();
-  std::size_t starts_ = 0;
   asio::io_context io_;
 };
 
@@ -355,7 +335,7 @@ TEST_F(ControlTest, EveryCommandAndErrorCodeOverTheSocket) {
 
   // The fetch of "hang" was still running when the reload removed the target: it is cancelled
   // with it, so it does not hold up the stop.
-  const auto [exit, took] = stop(*daemon);
+  const auto [exit, took] = test::stop_daemon(*daemon);
   EXPECT_EQ(exit, 0);
   EXPECT_LT(took, 2s) << daemon->output();
 }
@@ -394,7 +374,7 @@ TEST_F(ControlTest, PipelinedRequestsAreAnsweredInRequestOrder) {
   EXPECT_EQ(replies[3]["result"]["unchanged"], 2);
   EXPECT_EQ(replies[4]["error"]["code"], "bad_request");
   EXPECT_EQ(replies[5]["result"]["result"]["outcome"], "connect");
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- load --------------------------------------------------------------------------------------
@@ -457,14 +437,13 @@ TEST_F(ControlTest, TwoHundredClientsTimesFiftyRequestsWhileAThousandTargetsAreF
   Client probe(io_, socket_path());
   ASSERT_TRUE(probe.connected());
   // Wait until every target has been fetched at least once: the load runs against a busy daemon.
-  const auto busy_by = Clock::now() + 20s;
   json status;
-  while (Clock::now() < busy_by) {
-    status = probe.ok("status");
-    if (status["totals"]["fetches"].get<std::uint64_t>() >= 1000)
-      break;
-    run(io_, pause(50ms));  // between polls of the daemon
-  }
+  test::eventually(
+      [&] {
+        status = probe.ok("status");
+        return status["totals"]["fetches"].get<std::uint64_t>() >= 1000;
+      },
+      20s);
   ASSERT_GE(status["totals"]["fetches"].get<std::uint64_t>(), 1000u) << status;
   const auto fetches_before = status["totals"]["fetches"].get<std::uint64_t>();
 
@@ -493,7 +472,7 @@ TEST_F(ControlTest, TwoHundredClientsTimesFiftyRequestsWhileAThousandTargetsAreF
   EXPECT_EQ(after["targets"]["up"], 1000) << after;
   std::printf("[ measured ] fetch rate during the run: %.0f/s\n",
               after["fetch_rate_per_s"].get<double>());
-  const auto [exit, stopping] = stop(*daemon);
+  const auto [exit, stopping] = test::stop_daemon(*daemon);
   EXPECT_EQ(exit, 0);
   EXPECT_LT(stopping, 2s);
 }
@@ -512,7 +491,7 @@ TEST_F(ControlTest, GarbageAndInvalidUtf8GetBadRequestAndTheConnectionStaysUsabl
   EXPECT_EQ(reply["error"]["code"], "bad_request");
   EXPECT_NE(reply["error"]["message"].get<std::string>().find("UTF-8"), std::string::npos);
   EXPECT_EQ(client.ok("version")["protocol"], 1);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 asio::awaitable<std::error_code> send_huge_line(std::shared_ptr<Connection> connection,
@@ -547,7 +526,7 @@ TEST_F(ControlTest, ATenMegabyteLineIsRefusedAndClosedWhileOthersAreServed) {
   ASSERT_EQ(line.size() + 1, 64u * 1024);
   edge.send_raw(line + "\n");
   EXPECT_EQ(edge.reply().value("ok", false), true);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 TEST_F(ControlTest, HalfALineThenSilenceIsClosedWhenIdleAndNobodyElseWaits) {
@@ -562,7 +541,7 @@ TEST_F(ControlTest, HalfALineThenSilenceIsClosedWhenIdleAndNobodyElseWaits) {
   EXPECT_TRUE(hanging.closed_by_server(10s));
   EXPECT_GE(Clock::now() - sent, 400ms);
   EXPECT_TRUE(daemon->wait_for_output("): idle", 5s)) << daemon->output();
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 TEST_F(ControlTest, AClientThatDoesNotReadItsRepliesIsDisconnected) {
@@ -584,7 +563,7 @@ TEST_F(ControlTest, AClientThatDoesNotReadItsRepliesIsDisconnected) {
   Client other(io_, socket_path());
   EXPECT_EQ(other.ok("version")["protocol"], 1);
   EXPECT_TRUE(greedy.closed_by_server());
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 asio::awaitable<bool> connect_and_close(std::shared_ptr<Connection> connection, std::string path,
@@ -616,16 +595,15 @@ TEST_F(ControlTest, AThousandConnectAndCloseClientsLeaveTheDaemonServing) {
       io_, [&] { return finished == 1000; }, 30s));
   EXPECT_EQ(connected, 1000u);
   // Served again once the daemon has seen every close (a client in between may get busy).
-  const auto deadline = Clock::now() + 10s;
-  bool served = false;
-  while (!served && Clock::now() < deadline) {
-    Client client(io_, socket_path());
-    client.send_raw("{\"id\": 1, \"cmd\": \"version\"}\n");
-    served = client.reply().value("ok", false);
-  }
-  EXPECT_TRUE(served);
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        Client client(io_, socket_path());
+        client.send_raw("{\"id\": 1, \"cmd\": \"version\"}\n");
+        return client.reply().value("ok", false);
+      },
+      10s));
   EXPECT_EQ(daemon->output().find("error"), std::string::npos) << daemon->output();
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 TEST_F(ControlTest, OneClientOverMaxClientsGetsBusyAndIsClosed) {
@@ -645,16 +623,15 @@ TEST_F(ControlTest, OneClientOverMaxClientsGetsBusyAndIsClosed) {
   // The ones in keep working; once one leaves, a new one is served.
   EXPECT_EQ(clients[0]->ok("version")["protocol"], 1);
   clients.pop_back();
-  const auto deadline = Clock::now() + 10s;
-  bool served = false;
-  while (!served && Clock::now() < deadline) {
-    // Until the daemon has seen the other one leave, a newcomer may still be told busy.
-    Client next(io_, socket_path());
-    next.send_raw("{\"id\": 1, \"cmd\": \"version\"}\n");
-    served = next.reply().value("ok", false);
-  }
-  EXPECT_TRUE(served);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  // Until the daemon has seen the other one leave, a newcomer may still be told busy.
+  EXPECT_TRUE(test::eventually(
+      [&] {
+        Client next(io_, socket_path());
+        next.send_raw("{\"id\": 1, \"cmd\": \"version\"}\n");
+        return next.reply().value("ok", false);
+      },
+      10s));
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- access ------------------------------------------------------------------------------------
@@ -693,7 +670,7 @@ TEST_F(ControlTest, ReadOnlyForAnyoneAdminForRootAndTheAdminGroup) {
   // And root.
   Client root(io_, socket_path());
   EXPECT_EQ(root.ok("remove", {{"name", "api"}})["name"], "api");
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 TEST_F(ControlTest, TheSocketGetsItsGroupAndModeWhateverTheUmask) {
@@ -704,7 +681,7 @@ TEST_F(ControlTest, TheSocketGetsItsGroupAndModeWhateverTheUmask) {
   EXPECT_TRUE(S_ISSOCK(file.st_mode));
   EXPECT_EQ(file.st_mode & 07777, 0640u);
   EXPECT_EQ(file.st_gid, 54322u);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- the socket file's life --------------------------------------------------------------------
@@ -720,7 +697,7 @@ TEST_F(ControlTest, SigtermClosesClientsRemovesTheSocketAndStopsWithinTwoSeconds
   waiting.send_raw(R"({"cmd": "fetch", "args": {"name": "hang", "wait": true}})"
                    "\n");
   ASSERT_TRUE(std::filesystem::exists(socket_path()));
-  const auto [exit, took] = stop(*daemon);
+  const auto [exit, took] = test::stop_daemon(*daemon);
   EXPECT_EQ(exit, 0) << daemon->output();
   EXPECT_LT(took, 2s);
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(socket_path())));
@@ -740,7 +717,7 @@ TEST_F(ControlTest, ASecondDaemonOnTheSameSocketRefusesToStart) {
   // The first one keeps its socket and keeps serving.
   Client client(io_, socket_path());
   EXPECT_EQ(client.ok("version")["protocol"], 1);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 TEST_F(ControlTest, AStaleSocketFileIsReplacedAnythingElseIsNot) {
@@ -757,7 +734,7 @@ TEST_F(ControlTest, AStaleSocketFileIsReplacedAnythingElseIsNot) {
   EXPECT_TRUE(daemon->wait_for_output("replaced the stale control socket", 5s));
   Client client(io_, socket_path());
   EXPECT_EQ(client.ok("version")["protocol"], 1);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 
   test::write_file(socket_path(), "not a socket");
   const auto refused = test::run_command({FETCHD_BINARY, "--config", config_path().string()},
@@ -775,13 +752,13 @@ TEST_F(ControlTest, AnAddedTargetSurvivesARestart) {
     EXPECT_EQ(client.ok("add", {{"target", {{"name", "api"}, {"url", nginx_->url("/")}}}})["name"],
               "api");
   }
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
   daemon = start_daemon();
   Client client(io_, socket_path());
   const auto shown = client.ok("show", {{"name", "api"}});
   EXPECT_EQ(shown["source"], "runtime");
   EXPECT_EQ(client.ok("status")["targets"]["runtime"], 1);
-  EXPECT_EQ(stop(*daemon).first, 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 }  // namespace

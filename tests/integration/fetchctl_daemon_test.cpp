@@ -11,7 +11,6 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <netinet/in.h>
@@ -21,7 +20,6 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -30,6 +28,7 @@
 
 #include "common/version.h"
 #include "ctl/run_fetchctl.h"
+#include "support/fetchd_process.h"
 #include "support/nginx.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -43,7 +42,6 @@ using nlohmann::json;
 using test::FetchctlOptions;
 using test::FetchctlRun;
 using Args = std::vector<std::string>;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kRefusedUrl = "http://127.0.0.1:1/";
 
@@ -153,19 +151,8 @@ class FetchctlDaemonTest : public ::testing::Test {
   }
 
   std::unique_ptr<test::ChildProcess> start_daemon() {
-    auto daemon = std::make_unique<test::ChildProcess>(
-        std::vector<std::string>{FETCHD_BINARY, "--config", config_path().string()},
-        dir_.path() / "daemon.log");
-    // Listening ("replaced the stale control socket PATH" comes before, and is not matched).
-    EXPECT_TRUE(daemon->wait_for_output("control socket " + socket_path().string() + " (mode", 10s,
-                                        ++starts_))
-        << daemon->output();
-    return daemon;
-  }
-
-  static std::optional<int> stop(test::ChildProcess& daemon) {
-    daemon.signal(SIGTERM);
-    return daemon.wait_exit(5s);
+    return test::start_daemon({FETCHD_BINARY, "--config", config_path().string()},
+                              dir_.path() / "daemon.log", socket_path());
   }
 
   // fetchctl --socket <the daemon's> ARGS...
@@ -184,23 +171,10 @@ class FetchctlDaemonTest : public ::testing::Test {
     return json::parse(run.out, nullptr, /*allow_exceptions=*/false);
   }
 
-  // Polls `condition` until it holds, for at most `timeout`.
-  static bool eventually(const std::function<bool()>& condition,
-                         Clock::duration timeout = std::chrono::seconds(5)) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (condition())
-        return true;
-      if (Clock::now() >= deadline)
-        return false;
-      std::this_thread::sleep_for(20ms);  // between polls, not a wait for a state
-    }
-  }
-
   // True once `list --json` gives each named target its state.
   bool states_become(const std::map<std::string, std::string>& expected) const {
     json last;
-    const bool reached = eventually([&] {
+    const bool reached = test::eventually([&] {
       last = reply({"list"});
       std::size_t matched = 0;
       for (const auto& target : last["result"]["targets"]) {
@@ -216,7 +190,6 @@ class FetchctlDaemonTest : public ::testing::Test {
   static test::NginxServer* nginx_;
   test::TempDir dir_{"fetchctl-daemon"};
   std::filesystem::path socket_dir_ = dir_.path();
-  std::size_t starts_ = 0;
 };
 
 test::NginxServer* FetchctlDaemonTest::nginx_ = nullptr;
@@ -344,7 +317,7 @@ TEST_F(FetchctlDaemonTest, VersionCommandsStatusListAndShowDescribeTheRunningDae
   const auto usage = ctl({"list", "--state", "sideways"});
   EXPECT_EQ(usage.exit_status, 2);
   EXPECT_CONTAINS(usage.err, "--state \"sideways\": expected up, down or unknown");
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- add and remove
@@ -418,7 +391,7 @@ TEST_F(FetchctlDaemonTest, AddListRemoveAndTheirRefusals) {
   EXPECT_EQ(configured.err.rfind("fetchctl: config_target: ", 0), 0u) << configured.err;
   EXPECT_CONTAINS(configured.err, config_path().string());
   EXPECT_EQ(ctl({"show", "web"}).exit_status, 0);
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- fetch -------------------------------------------------------------------------------------
@@ -464,7 +437,7 @@ TEST_F(FetchctlDaemonTest, FetchRunsATargetNowAndWaitPrintsTheResult) {
   const auto started = ctl({"fetch", "manual"});
   EXPECT_EQ(started.exit_status, 0) << started.err;
   EXPECT_EQ(started.out, "fetch of manual started\n");
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(test::eventually([&] {
     return reply({"show", "manual"})["result"]["summary"]["totals"].value("attempts", 0) == 2;
   }));
 
@@ -481,7 +454,7 @@ TEST_F(FetchctlDaemonTest, FetchRunsATargetNowAndWaitPrintsTheResult) {
   EXPECT_EQ(unknown.exit_status, 1);
   EXPECT_EQ(unknown.out, "");
   EXPECT_EQ(unknown.err, "fetchctl: not_found: no target named \"nope\"\n");
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- reload ------------------------------------------------------------------------------------
@@ -527,10 +500,10 @@ TEST_F(FetchctlDaemonTest, ReloadPrintsWhatChangedAndABrokenFileIsRefusedWhileSe
   EXPECT_EQ(list.exit_status, 0) << list.err;
   EXPECT_EQ(lines_of(list.out).size(), 3u) << list.out;
   const auto before = reply({"show", "web"})["result"]["summary"]["totals"].value("attempts", 0);
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(test::eventually([&] {
     return reply({"show", "web"})["result"]["summary"]["totals"].value("attempts", 0) > before;
   })) << "still fetching";
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- --json ------------------------------------------------------------------------------------
@@ -580,7 +553,7 @@ TEST_F(FetchctlDaemonTest, JsonPrintsTheDaemonsReplyLineForEveryCommand) {
   const auto parsed = json::parse(refused.out, nullptr, /*allow_exceptions=*/false);
   EXPECT_EQ(parsed.value("ok", true), false) << refused.out;
   EXPECT_EQ(parsed["error"]["code"], "not_found") << refused.out;
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- no daemon ---------------------------------------------------------------------------------
@@ -603,7 +576,7 @@ TEST_F(FetchctlDaemonTest, NoDaemonIsExitThreeWithTheSocketPathAndAdvice) {
   // Started again (it replaces the stale file), then stopped cleanly: the socket is gone.
   daemon = start_daemon();
   EXPECT_EQ(ctl({"status"}).exit_status, 0);
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
   ASSERT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(socket_path())));
   const std::string missing = "fetchctl: no fetchd control socket at " + socket_path().string() +
                               " — is fetchd running? (systemctl status fetchd)\n";
@@ -634,7 +607,7 @@ TEST_F(FetchctlDaemonTest, AnAddedTargetSurvivesADaemonRestart) {
   const auto added = ctl({"add", "api", nginx_->url("/"), "--interval", "200ms", "--label", "k=v"});
   ASSERT_EQ(added.exit_status, 0) << added.err;
   ASSERT_TRUE(states_become({{"api", "up"}}));
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
   EXPECT_EQ(ctl({"show", "api"}).exit_status, 3);
 
   daemon = start_daemon();
@@ -650,12 +623,12 @@ TEST_F(FetchctlDaemonTest, AnAddedTargetSurvivesADaemonRestart) {
                   "runtime)\n");
   // Still a runtime target: it can be removed, and stays removed.
   EXPECT_EQ(ctl({"remove", "api"}).exit_status, 0);
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
   daemon = start_daemon();
   const auto after = ctl({"show", "api"});
   EXPECT_EQ(after.exit_status, 1);
   EXPECT_CONTAINS(after.err, "not_found");
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 // ---- a second uid ------------------------------------------------------------------------------
@@ -704,7 +677,7 @@ TEST_F(FetchctlDaemonTest, ASecondUidMayReadButNotChange) {
   EXPECT_EQ(ctl({"show", "api"}).exit_status, 1) << "nothing was added";
   // root may.
   EXPECT_EQ(ctl({"add", "api", nginx_->url("/"), "--interval", "1s"}).exit_status, 0);
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 
   // With the socket closed to others (0660), nobody cannot connect at all: exit 3, and why.
   write_config(json::array({web()}), {{"socket_mode", "0660"}});
@@ -717,7 +690,7 @@ TEST_F(FetchctlDaemonTest, ASecondUidMayReadButNotChange) {
             0u)
       << denied.err;
   EXPECT_CONTAINS(denied.err, "usermod -aG ");
-  EXPECT_EQ(stop(*daemon), 0);
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
 
 }  // namespace

@@ -13,12 +13,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "common/version.h"
+#include "support/fetchd_process.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -182,8 +182,7 @@ class SystemdTest : public ::testing::Test {
   }
 
   static void stop(test::ChildProcess& daemon) {
-    daemon.signal(SIGTERM);
-    const auto status = daemon.wait_exit(5s);
+    const auto status = test::stop_daemon(daemon).exit_status;
     ASSERT_TRUE(status) << daemon.output();
     EXPECT_EQ(*status, 0) << daemon.output();
   }
@@ -314,10 +313,8 @@ TEST_F(SystemdTest, AdoptsTheSocketSystemdPasses) {
   test::ChildProcess daemon({activate.string(), "-l", socket_path().string(), FETCHD_BINARY,
                              "--config", config_path().string()},
                             log_path(), clean_env({}));
-  const auto deadline = Clock::now() + 10s;
-  while (!std::filesystem::exists(socket_path()) && Clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  ASSERT_TRUE(std::filesystem::exists(socket_path())) << daemon.output();
+  ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(socket_path()); }, 10s))
+      << daemon.output();
 
   const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
   EXPECT_NE(reply.find(std::string("\"version\":\"") + kVersion + "\""), std::string::npos)
