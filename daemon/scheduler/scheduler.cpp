@@ -13,6 +13,11 @@ namespace {
 constexpr std::size_t kLatenessSamples = 1 << 16;
 }  // namespace
 
+Clock::time_point wake_time(Clock::time_point due) {
+  const auto past_step = due.time_since_epoch() % kWakeGrid;
+  return past_step == Clock::duration::zero() ? due : due + (kWakeGrid - past_step);
+}
+
 struct Scheduler::Job {
   explicit Job(JobSpec job_spec) : spec(std::move(job_spec)) {}
   JobSpec spec;
@@ -177,7 +182,7 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Job> job) {
   asio::steady_timer timer(executor_);
   auto due = Clock::now() + first_offset(job->spec.name, interval);
   for (;;) {
-    timer.expires_at(due);
+    timer.expires_at(wake_time(due));
     auto [wait_error] =
         co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (wait_error || job->stopped)

@@ -7,7 +7,8 @@
 // thousands of targets never fire at the same instant, and the spread is the same on every start.
 // A fetch that overruns its interval makes the job skip the slots it missed (counted, not queued):
 // the same target never runs twice at once. At most `max_in_flight` fetches run at once over all
-// targets; a job waiting for a permit fetches late, and the lateness is measured.
+// targets; a job waiting for a permit fetches late, and the lateness is measured. Jobs wake on a
+// 5 ms grid (kWakeGrid), so that fetches due close together start in one pass of the loop.
 //
 // The scheduler knows only the engine: results go to the callbacks, which the daemon wires to the
 // results store.
@@ -57,6 +58,15 @@ struct Stats {
 
 // Where a job's first fetch falls within its interval: deterministic from the name (FNV-1a).
 std::chrono::milliseconds first_offset(const std::string& name, std::chrono::milliseconds interval);
+
+// Jobs wake on a grid instead of at their exact due times: the fetches due within one grid step
+// start in the same pass of the loop, and their connects, writes and reads then complete in
+// batches too, so the loop wakes once per step instead of once per fetch (at 5,000 fetches/s, 25
+// fetches per wake-up instead of 1). The price is up to one step of lateness, measured as such
+// (from the real due time).
+inline constexpr Clock::duration kWakeGrid = std::chrono::milliseconds(5);
+// When a job due at `due` wakes: the first grid point at or after it.
+Clock::time_point wake_time(Clock::time_point due);
 
 class Scheduler {
  public:

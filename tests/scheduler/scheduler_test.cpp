@@ -68,6 +68,23 @@ TEST(FirstOffset, IsDeterministicWithinTheIntervalAndSpread) {
   }
 }
 
+TEST(WakeTime, IsTheFirstGridPointAtOrAfterTheDueTime) {
+  const Clock::time_point step(kWakeGrid * 1000);
+  EXPECT_EQ(wake_time(step), step);
+  EXPECT_EQ(wake_time(step + 1ns), step + kWakeGrid);
+  EXPECT_EQ(wake_time(step + kWakeGrid - 1ns), step + kWakeGrid);
+  // Any due time: woken late by less than one step, on the grid, and together with every other
+  // job due in the same step.
+  const auto now = Clock::now();
+  for (auto due = now; due < now + 3 * kWakeGrid; due += 997us) {
+    const auto wake = wake_time(due);
+    EXPECT_GE(wake, due);
+    EXPECT_LT(wake - due, kWakeGrid);
+    EXPECT_EQ(wake.time_since_epoch() % kWakeGrid, Clock::duration::zero());
+    EXPECT_EQ(wake_time(wake - kWakeGrid + 1ns), wake);
+  }
+}
+
 TEST_F(SchedulerTest, FetchesAtAFixedRateWithoutDrift) {
   test::ScriptedServer server(io_.get_executor(),
                               test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
