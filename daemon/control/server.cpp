@@ -361,6 +361,8 @@ std::optional<Error> Server::open() {
     file_created_ = false;
     return Error{"control socket: " + error.message()};
   }
+  if (file_.created_directory)
+    spdlog::info("created the directory {}", options_.socket_path.parent_path().string());
   if (file_.replaced_stale)
     spdlog::info("replaced the stale control socket {}", options_.socket_path.string());
   return std::nullopt;

@@ -57,6 +57,14 @@ Expected<ListeningSocket> create_socket_file(const SocketFileOptions& options) {
     return Error{"socket path \"" + path.string() + "\" is empty or longer than 107 bytes"};
 
   ListeningSocket created;
+  if (const auto directory = path.parent_path(); !directory.empty()) {
+    std::error_code error;
+    created.created_directory = std::filesystem::create_directories(directory, error);
+    if (error) {
+      return Error{"cannot create the directory " + directory.string() +
+                   " for the socket: " + error.message()};
+    }
+  }
   struct stat existing {};
   if (::lstat(path.c_str(), &existing) == 0) {
     if (!S_ISSOCK(existing.st_mode)) {

@@ -31,6 +31,9 @@ struct ListeningSocket {
   dev_t device = 0;
   ino_t inode = 0;
   bool replaced_stale = false;  // a socket file nobody answered on was removed first
+  // The directory it lives in did not exist and was created (as `mkdir -p` would, with the
+  // umask's permissions: the socket's own mode and group guard access).
+  bool created_directory = false;
 };
 
 // Errors name the path and say what to do, e.g. "another process is listening on

@@ -686,6 +686,23 @@ TEST_F(ControlTest, TheSocketGetsItsGroupAndModeWhateverTheUmask) {
 
 // ---- the socket file's life --------------------------------------------------------------------
 
+// A fresh checkout or host has neither ./run nor /run/fetchd: the daemon makes the socket's
+// directory (and the state directory on its first write) rather than refusing to start.
+TEST_F(ControlTest, MissingDirectoriesForTheSocketAndTheStateAreCreated) {
+  socket_dir_ = dir_.path() / "run" / "fetchd";
+  std::filesystem::remove_all(dir_.path() / "state");
+  write_config(web_target(), R"("log_level": "info")");
+  auto daemon = start_daemon();
+  EXPECT_TRUE(daemon->wait_for_output("created the directory " + socket_dir_.string(), 5s))
+      << daemon->output();
+  Client client(io_, socket_path());
+  ASSERT_TRUE(client.connected()) << daemon->output();
+  EXPECT_EQ(client.ok("add", {{"target", {{"name", "extra"}, {"url", nginx_->url("/")}}}}),
+            json({{"name", "extra"}}));
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "state" / "targets.json"));
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
+}
+
 TEST_F(ControlTest, SigtermClosesClientsRemovesTheSocketAndStopsWithinTwoSeconds) {
   SilentPort silent(io_);
   write_config(web_target() + R"(, {"name": "hang", "url": ")" + silent.url() + R"("})");
