@@ -16,6 +16,8 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include "common/plural.h"
+
 namespace fetchd::systemd {
 
 namespace {
@@ -126,7 +128,7 @@ void Notifier::refresh_status() {
 
 std::string status_line(const StatusCounts& counts) {
   std::string line =
-      fmt::format("{} targets: {} up, {} down", counts.total, counts.up, counts.down);
+      fmt::format("{}: {} up, {} down", plural(counts.total, "target"), counts.up, counts.down);
   if (counts.unknown > 0)
     line += fmt::format(", {} not yet fetched", counts.unknown);
   const double rate = counts.fetches_per_s;

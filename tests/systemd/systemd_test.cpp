@@ -196,7 +196,7 @@ TEST_F(SystemdTest, NotifiesReadyReloadingAndStoppingInOrder) {
 
   auto ready = notify.next_lifecycle(10s);
   ASSERT_TRUE(ready) << daemon->output();
-  EXPECT_TRUE(starts_with(ready->text, "READY=1\nSTATUS=1 targets: ")) << ready->text;
+  EXPECT_TRUE(starts_with(ready->text, "READY=1\nSTATUS=1 target: ")) << ready->text;
   EXPECT_EQ(ready->sender, daemon->pid());  // NotifyAccess=main accepts it
   // READY=1 only once the control socket listens and the configuration is in effect.
   EXPECT_TRUE(std::filesystem::exists(socket_path()));
@@ -214,7 +214,7 @@ TEST_F(SystemdTest, NotifiesReadyReloadingAndStoppingInOrder) {
   EXPECT_LE(usec, after);
   auto reloaded = notify.next_lifecycle(10s);
   ASSERT_TRUE(reloaded) << daemon->output();
-  EXPECT_TRUE(starts_with(reloaded->text, "READY=1\nSTATUS=1 targets: ")) << reloaded->text;
+  EXPECT_TRUE(starts_with(reloaded->text, "READY=1\nSTATUS=1 target: ")) << reloaded->text;
   EXPECT_NE(reloaded->text.find("last reload ok"), std::string::npos) << reloaded->text;
 
   // A broken edit: refused, READY=1 again, and the status line says so.
@@ -255,7 +255,7 @@ TEST_F(SystemdTest, NotifiesAReloadAskedForOverTheControlSocket) {
   EXPECT_TRUE(starts_with(reloading->text, "RELOADING=1\nMONOTONIC_USEC=")) << reloading->text;
   auto reloaded = notify.next_lifecycle(10s);
   ASSERT_TRUE(reloaded) << daemon->output();
-  EXPECT_TRUE(starts_with(reloaded->text, "READY=1\nSTATUS=1 targets: ")) << reloaded->text;
+  EXPECT_TRUE(starts_with(reloaded->text, "READY=1\nSTATUS=1 target: ")) << reloaded->text;
   EXPECT_NE(reloaded->text.find("last reload ok"), std::string::npos) << reloaded->text;
   stop(*daemon);
 }
@@ -376,6 +376,7 @@ TEST(SystemdStatusLine, SaysTargetsStatesRateAndLastReload) {
   EXPECT_EQ(systemd::status_line(counts),
             "3 targets: 1 up, 0 down, 2 not yet fetched · 0.2 fetches/s · last reload refused: "
             "fetchd.json:2:15: /targets/0: expected a value");
+  EXPECT_EQ(systemd::status_line({1, 1, 0, 0, 0.5}), "1 target: 1 up, 0 down · 0.5 fetches/s");
 }
 
 }  // namespace
