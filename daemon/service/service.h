@@ -91,6 +91,8 @@ class Service {
   FetchNow fetch_now(const std::string& name,
                      std::function<void(std::shared_ptr<const results::FullResult>)> done = {});
 
+  // O(1) between changes of the target set: kept up to date on state changes, and counted again
+  // (one walk) only after targets were added, removed or changed.
   TargetCounts count_targets() const;
   // Completed fetches per second over the last minute.
   double fetch_rate_per_s() const {
@@ -143,6 +145,7 @@ class Service {
   void start_target(const config::TargetConfig& target, results::Keep keep);
   void on_result(const std::string& name, const http::FetchResult& result);
   std::optional<Refusal> save_runtime_targets();
+  TargetCounts walk_counts() const;
   void read_and_plan();
   void finish_reload(std::optional<Plan> planned, std::string errors);
   scheduler::JobSpec job_for(const config::TargetConfig& target) const;
@@ -167,6 +170,8 @@ class Service {
   std::function<void()> reload_started_;
   std::function<void(const ReloadReport&)> reload_finished_;
   std::optional<ReloadReport> last_reload_;
+  // count_targets()'s figures (without `runtime`); empty after the target set changed.
+  mutable std::optional<TargetCounts> counts_;
   std::chrono::system_clock::time_point started_at_{};
   FetchRate fetch_rate_{std::chrono::steady_clock::now()};
 };

@@ -79,6 +79,63 @@ TEST_F(ServiceTest, FetchesEveryEnabledTargetPeriodically) {
   stop(service);
 }
 
+// count_targets() is kept up to date on state changes and counted again after the target set
+// changes; every figure must match what the targets' states say at that moment.
+TEST_F(ServiceTest, CountsFollowStateChangesAndChangesOfTheTargetSet) {
+  bool failing = false;
+  test::ScriptedServer flaky(io_.get_executor(), [&failing](std::size_t) {
+    return test::respond_with(failing ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"
+                                      : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  });
+  const auto flaky_target = R"({"name": "flaky", "url": ")" + flaky.url("/") +
+                            R"(", "interval": "100ms", "expect": {"status": [200]}})";
+  write_config(flaky_target + "," + target_json("bad", R"(, "expect": {"status": [204]})") + "," +
+               target_json("off", R"(, "enabled": false)"));
+  auto service = start_service();
+  const auto state_of = [&](const std::string& name) {
+    const auto* results = service->results().find(name);
+    return results == nullptr ? results::State::unknown : results->state();
+  };
+  const auto counts_are = [&](std::size_t total, std::size_t up, std::size_t down,
+                              std::size_t unknown, std::size_t disabled) {
+    const auto counts = service->count_targets();
+    EXPECT_EQ(counts.total, total);
+    EXPECT_EQ(counts.up, up);
+    EXPECT_EQ(counts.down, down);
+    EXPECT_EQ(counts.unknown, unknown);
+    EXPECT_EQ(counts.disabled, disabled);
+  };
+
+  counts_are(3, 0, 0, 2, 1);  // counted once here, then only updated
+  ASSERT_TRUE(test::run_until(io_, [&] {
+    return state_of("flaky") == results::State::up && state_of("bad") == results::State::down;
+  }));
+  counts_are(3, 1, 1, 0, 1);
+  failing = true;
+  ASSERT_TRUE(test::run_until(io_, [&] { return state_of("flaky") == results::State::down; }));
+  counts_are(3, 0, 2, 0, 1);
+  failing = false;
+  ASSERT_TRUE(test::run_until(io_, [&] { return state_of("flaky") == results::State::up; }));
+  counts_are(3, 1, 1, 0, 1);
+
+  ASSERT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("added"))));
+  counts_are(4, 1, 1, 1, 1);
+  EXPECT_EQ(service->count_targets().runtime, 1u);
+  ASSERT_TRUE(test::run_until(io_, [&] { return state_of("added") == results::State::up; }));
+  counts_are(4, 2, 1, 0, 1);
+  ASSERT_FALSE(service->remove_runtime_target("added"));
+  counts_are(3, 1, 1, 0, 1);
+  EXPECT_EQ(service->count_targets().runtime, 0u);
+
+  // A reload that enables "off" and drops "bad".
+  write_config(flaky_target + "," + target_json("off"));
+  reload(*service);
+  counts_are(2, 1, 0, 1, 0);
+  ASSERT_TRUE(test::run_until(io_, [&] { return state_of("off") == results::State::up; }));
+  counts_are(2, 2, 0, 0, 0);
+  stop(service);
+}
+
 TEST_F(ServiceTest, FailedExpectationMakesTheTargetDown) {
   write_config(target_json("a", R"(, "expect": {"status": [204]})"));
   auto service = start_service();
