@@ -1,28 +1,12 @@
 #include "ctl/options.h"
 
-#include <array>
-#include <cstdint>
 #include <sys/un.h>
+
+#include "config/duration.h"
 
 namespace fetchd::ctl {
 
 namespace {
-
-struct Unit {
-  std::string_view name;
-  std::int64_t ms;
-};
-
-// Largest first: a combination must go down this list ("1m30s").
-constexpr std::array<Unit, 4> kUnits = {{{"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
-constexpr std::int64_t kMaxMs = 10'000LL * 3'600'000;
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_letter(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 bool starts_with_dash(std::string_view arg) {
   return arg.size() > 1 && arg[0] == '-';
@@ -43,39 +27,6 @@ bool matches_option(std::string_view arg, std::string_view name,
 }
 
 }  // namespace
-
-Expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty())
-    return Error{"empty duration"};
-  std::int64_t total = 0;
-  std::size_t next_unit = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    if (!is_digit(text[pos]))
-      return Error{"expected a duration like \"10s\", \"500ms\" or \"1m30s\""};
-    std::int64_t number = 0;
-    while (pos < text.size() && is_digit(text[pos])) {
-      number = number * 10 + (text[pos] - '0');
-      if (number > kMaxMs)
-        return Error{"too long (at most 10000h)"};
-      ++pos;
-    }
-    const std::size_t unit_start = pos;
-    while (pos < text.size() && is_letter(text[pos]))
-      ++pos;
-    const std::string_view unit_name = text.substr(unit_start, pos - unit_start);
-    std::size_t index = 0;
-    while (index < kUnits.size() && kUnits[index].name != unit_name)
-      ++index;
-    if (index == kUnits.size() || index < next_unit)
-      return Error{"expected a duration like \"10s\", \"500ms\" or \"1m30s\""};
-    next_unit = index + 1;
-    total += number * kUnits[index].ms;
-    if (total > kMaxMs)
-      return Error{"too long (at most 10000h)"};
-  }
-  return std::chrono::milliseconds(total);
-}
 
 Expected<Invocation> parse_invocation(const std::vector<std::string>& args,
                                       const char* env_socket) {
@@ -109,9 +60,10 @@ Expected<Invocation> parse_invocation(const std::vector<std::string>& args,
       auto value = value_of();
       if (!value)
         return Error{"--timeout needs a duration (\"10s\")"};
-      auto parsed = parse_duration(*value);
+      auto parsed = config::parse_duration(*value);
       if (!parsed)
-        return Error{"--timeout \"" + *value + "\": " + parsed.error().message};
+        return Error{"--timeout: expected a duration like \"10s\", found \"" + *value +
+                     "\": " + parsed.error().message};
       if (parsed->count() == 0)
         return Error{"--timeout must be more than 0s"};
       invocation.global.timeout = *parsed;

@@ -46,10 +46,6 @@ struct Invocation {
 // overrides.
 Expected<Invocation> parse_invocation(const std::vector<std::string>& args, const char* env_socket);
 
-// Durations as the configuration writes them ("250ms", "10s", "1m30s"); a client-side copy of the
-// daemon's rule so that fetchctl does not link the daemon.
-Expected<std::chrono::milliseconds> parse_duration(std::string_view text);
-
 // Reads one command's arguments in order. Options are `--name VALUE` or `--name=VALUE`; `--` ends
 // the options. The first problem is kept in error() and every later call returns false.
 class ArgCursor {

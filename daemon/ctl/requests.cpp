@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/duration.h"
 #include "ctl/options.h"
 
 namespace fetchd::ctl {
@@ -134,9 +135,11 @@ bool add_expect_status(ArgCursor& cursor, const std::string& text, nlohmann::jso
 }
 
 bool check_duration(ArgCursor& cursor, std::string_view option, const std::string& text) {
-  auto parsed = parse_duration(text);
+  auto parsed = config::parse_duration(text);
   if (!parsed) {
-    cursor.fail(std::string(option) + " \"" + text + "\": " + parsed.error().message);
+    // Worded as the configuration's errors are ("expected a duration like ..., found ...").
+    cursor.fail(std::string(option) + ": expected a duration like \"10s\", found \"" + text +
+                "\": " + parsed.error().message);
     return false;
   }
   return true;

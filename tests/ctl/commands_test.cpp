@@ -109,7 +109,8 @@ TEST(CtlCommands, UsageErrorsSayWhatIsWrong) {
   EXPECT_EQ(error_of("add", {}), "missing NAME and URL");
   EXPECT_EQ(error_of("add", {"a", "http://a/", "x"}), "unexpected argument \"x\"");
   EXPECT_EQ(error_of("add", {"a", "http://a/", "--interval", "5"}),
-            "--interval \"5\": expected a duration like \"10s\", \"500ms\" or \"1m30s\"");
+            "--interval: expected a duration like \"10s\", found \"5\": missing unit (use ms, s, "
+            "m or h)");
   EXPECT_EQ(error_of("add", {"a", "http://a/", "--method", "POST"}),
             "--method \"POST\": expected GET or HEAD");
   EXPECT_EQ(error_of("add", {"a", "http://a/", "--header", "NoColon"}),

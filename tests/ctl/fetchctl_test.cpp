@@ -260,10 +260,11 @@ TEST_F(FetchctlTest, UsageErrorsExitTwoWithUsageAndSendNothing) {
        "fetchctl: list: unknown option \"--json\" (global options go before the command: "
        "fetchctl --json COMMAND ...)\n"},
       {{"add", "api", "https://api.example/", "--interval", "often"},
-       "fetchctl: add: --interval \"often\": expected a duration like \"10s\", \"500ms\" or "
-       "\"1m30s\"\n"},
+       "fetchctl: add: --interval: expected a duration like \"10s\", found \"often\": expected "
+       "a number at \"often\"\n"},
       {{"--timeout", "soon", "status"},
-       "fetchctl: --timeout \"soon\": expected a duration like \"10s\", \"500ms\" or \"1m30s\"\n"},
+       "fetchctl: --timeout: expected a duration like \"10s\", found \"soon\": expected a number "
+       "at \"soon\"\n"},
   };
   for (const auto& [args, message] : cases) {
     const auto result = run(args);

@@ -44,17 +44,6 @@ TEST(CtlOptions, GlobalOptionErrors) {
   EXPECT_EQ(empty->command, "");
 }
 
-TEST(CtlOptions, Durations) {
-  EXPECT_EQ(parse_duration("250ms")->count(), 250);
-  EXPECT_EQ(parse_duration("1h2m3s4ms")->count(), 3'723'004);
-  EXPECT_FALSE(parse_duration("").has_value());
-  EXPECT_FALSE(parse_duration("10").has_value());
-  EXPECT_FALSE(parse_duration("1s1m").has_value());
-  EXPECT_FALSE(parse_duration("1s1s").has_value());
-  EXPECT_FALSE(parse_duration("-1s").has_value());
-  EXPECT_FALSE(parse_duration("99999999h").has_value());
-}
-
 TEST(CtlOptions, ArgCursorReadsOptionsBothWays) {
   const Args args = {"--state", "down", "--label=env=prod", "name", "--", "--odd-name"};
   ArgCursor cursor(args);
