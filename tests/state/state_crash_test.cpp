@@ -155,10 +155,12 @@ struct KillStats {
 // file's bytes. Each child is killed after its first completed write plus a random delay spread
 // over one measured write cycle (both versions), so kills land in every phase of a write
 // (serialising, writing, fsync, rename, directory fsync) however fast or slow this build is.
+// Prints how many iterations took how long and how many kills landed mid-write.
 void kill_writers_at_random_moments(const fs::path& path,
                                     const std::function<std::error_code(unsigned)>& write,
-                                    const std::function<void(const std::string&)>& check,
-                                    KillStats& stats) {
+                                    const std::function<void(const std::string&)>& check) {
+  const auto started = std::chrono::steady_clock::now();
+  KillStats stats;
   {
     WriterChild calibration([&](unsigned n) { return write(n); });
     ASSERT_TRUE(calibration.started()) << "fork: " << std::strerror(errno);
@@ -199,6 +201,12 @@ void kill_writers_at_random_moments(const fs::path& path,
       return;
     }
   }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  std::printf("[ stats    ] %d iterations in %lld ms, write cycle %lld us, %d killed mid-write\n",
+              kIterations,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()),
+              static_cast<long long>(stats.cycle.count()), stats.killed_mid_write);
 }
 
 TEST(StateCrash, SigkillDuringSaveLeavesOldOrNewDocument) {
@@ -216,9 +224,7 @@ TEST(StateCrash, SigkillDuringSaveLeavesOldOrNewDocument) {
   }
   ASSERT_GT(expected_bytes[1].size(), 100 * expected_bytes[0].size());
 
-  KillStats stats;
   int checks = 0;
-  const auto started = std::chrono::steady_clock::now();
   kill_writers_at_random_moments(
       file.path(), [&](unsigned n) { return file.save(versions[n % 2]); },
       [&](const std::string& contents) {
@@ -234,14 +240,7 @@ TEST(StateCrash, SigkillDuringSaveLeavesOldOrNewDocument) {
         ASSERT_TRUE(loaded) << loaded.error().message;
         ASSERT_TRUE(*loaded == versions[0] || *loaded == versions[1]);
         ASSERT_FALSE(has_temp_file(file.path())) << "load() removes leftover temp files";
-      },
-      stats);
-  const auto elapsed = std::chrono::steady_clock::now() - started;
-  std::printf("[ stats    ] %d iterations in %lld ms, write cycle %lld us, %d killed mid-write\n",
-              kIterations,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()),
-              static_cast<long long>(stats.cycle.count()), stats.killed_mid_write);
+      });
 }
 
 TEST(StateCrash, SigkillDuringAtomicWriteLeavesOldOrNewContents) {
@@ -250,8 +249,6 @@ TEST(StateCrash, SigkillDuringAtomicWriteLeavesOldOrNewContents) {
   const auto path = dir.path() / "data.bin";
   const std::vector<std::string> versions = {std::string(100, 's'),
                                              std::string(2 * 1024 * 1024, 'L')};
-  KillStats stats;
-  const auto started = std::chrono::steady_clock::now();
   kill_writers_at_random_moments(
       path, [&](unsigned n) { return write_file_atomically(path, versions[n % 2]); },
       [&](const std::string& contents) {
@@ -259,14 +256,7 @@ TEST(StateCrash, SigkillDuringAtomicWriteLeavesOldOrNewContents) {
             << "partial or foreign contents of " << contents.size() << " bytes";
         ASSERT_FALSE(remove_stale_temp_files(path));
         ASSERT_FALSE(has_temp_file(path));
-      },
-      stats);
-  const auto elapsed = std::chrono::steady_clock::now() - started;
-  std::printf("[ stats    ] %d iterations in %lld ms, write cycle %lld us, %d killed mid-write\n",
-              kIterations,
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()),
-              static_cast<long long>(stats.cycle.count()), stats.killed_mid_write);
+      });
 }
 
 }  // namespace
