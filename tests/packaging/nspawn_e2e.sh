@@ -39,9 +39,9 @@ deb=$(realpath "$deb")
 # The package's run-time dependencies (first alternative of each, versions dropped) come from the
 # .deb itself, so a new library dependency needs no edit here. procps: /bin/kill for ExecReload=;
 # nginx-light: a web server on the container's loopback for the targets.
-depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/[[:space:]]//g' |
-          grep -v '^\$' | grep -v '^$' | sort -u | paste -sd, -)
-packages="systemd,dbus,procps,nginx-light,$depends"
+packages=$( (echo systemd dbus procps nginx-light
+             dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//') |
+           tr -s ' \n' '\n' | grep -v -e '^\$' -e '^$' | sort -u | paste -sd, -)
 key=$( (echo "$packages"; cat "$sources") | sha256sum | cut -c1-16)
 root=$cache/bookworm-$key
 if [ ! -x "$root/lib/systemd/systemd" ]; then
