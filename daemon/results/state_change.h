@@ -18,7 +18,7 @@ std::string_view to_string(State state);
 std::optional<State> parse_state(std::string_view text);
 
 struct StateChange {
-  std::string name{};  // the target; filled by ResultsStore, empty from TargetResults::record
+  std::string name{};  // the target; filled by the registry, empty from TargetResults::record
   State from = State::unknown;
   State to = State::unknown;
   std::chrono::system_clock::time_point at{};  // start of the attempt that decided it
