@@ -16,7 +16,7 @@
 //       that config (unchanged, then 1% of targets changed) block the loop, watched by a 1 ms
 //       ticker.
 //   daemon_bench history [-n 100000] [--history 100]
-//       A results::ResultsStore of N targets, each with a full history and a latest result copied
+//       A registry::Registry of N targets, each with a full history and a latest result copied
 //       from one real fetch of nginx: RSS and heap per target (the Service exposes its store
 //       read-only, so the full-history cost is measured on a store of its own).
 //
@@ -49,7 +49,7 @@
 #include "config/loader.h"
 #include "dns/resolver.h"
 #include "http/fetcher.h"
-#include "results/store.h"
+#include "registry/registry.h"
 #include "service/service.h"
 
 namespace {
@@ -278,8 +278,8 @@ int run_rate(const Options& options) {
   const auto to_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(report.wall_end.time_since_epoch())
           .count();
-  service.results().for_each([&](const std::string&, const results::TargetResults& target) {
-    const auto& history = target.history();
+  service.registry().for_each([&](const registry::Entry& target) {
+    const auto& history = target.results.history();
     for (std::size_t i = 0; i < history.size(); ++i) {
       const auto& entry = history[i];
       if (entry.time_ms < from_ms || entry.time_ms >= to_ms)
@@ -662,35 +662,42 @@ int run_history(const Options& options) {
   malloc_trim(0);
   const Memory base = memory_now();
 
-  results::ResultsStore store(static_cast<std::size_t>(options.history));
+  results::Feed feed;
+  registry::Registry store(feed, static_cast<std::size_t>(options.history));
   std::vector<std::string> names;
+  std::vector<std::shared_ptr<const config::TargetConfig>> configs;
   names.reserve(static_cast<std::size_t>(options.targets));
-  for (int i = 1; i <= options.targets; ++i)
+  configs.reserve(static_cast<std::size_t>(options.targets));
+  for (int i = 1; i <= options.targets; ++i) {
     names.push_back(target_name(i, options.targets));
+    auto config = std::make_shared<config::TargetConfig>();
+    config->name = names.back();
+    configs.push_back(std::move(config));
+  }
   const Memory names_only = memory_now();
   const auto now = Wall::now();
-  for (const auto& name : names)
-    store.add(name, results::FlapPolicy{}, now);
+  for (const auto& config : configs)
+    store.put(config, nullptr, registry::Keep::nothing, now);
   const Memory empty = memory_now();
 
   // Round by round, as the daemon records them: every target's n-th attempt, then the next.
   const auto t = Steady::now();
+  auto result = *real;
   for (int round = 0; round < options.history; ++round) {
-    for (const auto& name : names) {
-      results::Attempt attempt{*real, {}};
-      attempt.result.started = now + std::chrono::seconds(60 * round);
-      store.record(name, std::move(attempt));
-    }
+    result.started = now + std::chrono::seconds(60 * round);
+    for (const auto& name : names)
+      store.record(name, result);
   }
   const double fill_s = seconds_since(t);
   const Memory full = memory_now();
   malloc_trim(0);
   const Memory full_trimmed = memory_now();
 
-  const auto first = store.find(names.front());
+  const auto* first_entry = store.find(names.front());
+  const auto* first = first_entry != nullptr ? &first_entry->results : nullptr;
   const double n = options.targets;
-  // The names vector stands in for the names the Service keeps elsewhere: left out of the store's
-  // figures.
+  // The names and configurations stand in for the targets' configuration, measured elsewhere: left
+  // out of the results' figures.
   const double empty_per_target = static_cast<double>(empty.heap_bytes - names_only.heap_bytes) / n;
   const double full_heap_per_target =
       static_cast<double>(full.heap_bytes - names_only.heap_bytes) / n;

@@ -70,11 +70,11 @@ control::ServerOptions control_options(const config::Settings& settings) {
   return options;
 }
 
-std::string systemd_status(const service::Service& service) {
-  const auto counts = service.count_targets();
+std::string systemd_status(const status::Snapshot& snapshot) {
+  const auto& counts = snapshot.targets;
   systemd::StatusCounts status{counts.total, counts.up, counts.down, counts.unknown,
-                               service.fetch_rate_per_s()};
-  if (const auto& reload = service.last_reload()) {
+                               snapshot.fetch_rate_per_s};
+  if (const auto& reload = snapshot.last_reload) {
     status.last_reload_ok = reload->ok;
     status.last_reload_error = reload->errors;
   }
@@ -91,6 +91,7 @@ int run_daemon(const std::string& path) {
     return 1;
   }
   asio::io_context loop(1);
+  bool running = false;
   try {
     const auto options = control_options(loaded.value->settings);
     service::Service service(loop, path, std::move(*loaded.value));
@@ -107,7 +108,7 @@ int run_daemon(const std::string& path) {
     }
     service.start();
     control.start();
-    systemd::Notifier notifier(loop, [&service] { return systemd_status(service); });
+    systemd::Notifier notifier(loop, [&service] { return systemd_status(service.snapshot()); });
     service.on_reload([&notifier] { notifier.reloading(); },
                       [&notifier](const service::ReloadReport&) { notifier.reloaded(); });
 
@@ -133,11 +134,15 @@ int run_daemon(const std::string& path) {
     });
     // Ready once the signals are handled too: a reload may follow READY=1 at once.
     notifier.ready();
+    running = true;
     loop.run();
     spdlog::info("fetchd stopped");
     return 0;
-  } catch (const service::StartupError& error) {
-    spdlog::critical("cannot start: {}", error.what());
+  } catch (const std::exception& error) {
+    // Before the loop runs: StartupError (the state file) or a part that could not start (the
+    // resolver, say). After: a bug that escaped the loop. Either way one line and exit 1.
+    spdlog::critical("{}: {}", running ? "stopped by an unexpected error" : "cannot start",
+                     error.what());
     return 1;
   }
 }

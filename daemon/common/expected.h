@@ -12,11 +12,12 @@ struct Error {
   std::string message;
 };
 
-template <class T>
+// `E` is Error unless a module boundary reports typed outcomes.
+template <class T, class E = Error>
 class Expected {
  public:
   Expected(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Expected(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Expected(E error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -29,10 +30,10 @@ class Expected {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<1>(state_); }
+  const E& error() const { return std::get<1>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
 }  // namespace fetchd

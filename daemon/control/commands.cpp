@@ -9,7 +9,6 @@
 #include "config/config.h"
 #include "http/fetch_json.h"
 #include "results/results_json.h"
-#include "service/service.h"
 
 namespace fetchd::control {
 
@@ -59,10 +58,65 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-json source_of(const service::Service& service, const config::TargetConfig& target, json& file) {
-  const bool runtime = service.is_runtime_target(target.name);
-  file = runtime ? json(nullptr) : json(target.source_file);
-  return runtime ? "runtime" : "config";
+// "source" and "file" of a target, as list and show give them.
+void add_source(json& reply, const TargetView& target) {
+  reply["source"] = target.runtime ? "runtime" : "config";
+  reply["file"] = target.runtime ? json(nullptr) : json(target.config.source_file);
+}
+
+json last_reload_json(const status::ReloadReport& report) {
+  return {{"ok", report.ok},
+          {"at", http::format_utc(report.at)},
+          {"summary", report.ok ? report.summary() : "refused"},
+          {"errors", lines_of(report.errors)},
+          {"pending_restart", report.pending_restart}};
+}
+
+json status_json(const status::Snapshot& snapshot) {
+  const auto& counts = snapshot.targets;
+  return {
+      {"version", snapshot.version},
+      {"pid", snapshot.pid},
+      {"started", http::format_utc(snapshot.started)},
+      {"uptime_s", snapshot.uptime_s()},
+      {"config_files", snapshot.config_files},
+      {"last_reload", snapshot.last_reload ? last_reload_json(*snapshot.last_reload) : json(nullptr)},
+      {"targets",
+       {{"total", counts.total},
+        {"up", counts.up},
+        {"down", counts.down},
+        {"unknown", counts.unknown},
+        {"disabled", counts.disabled},
+        {"runtime", counts.runtime}}},
+      {"in_flight", snapshot.in_flight},
+      {"max_in_flight", snapshot.max_in_flight},
+      {"totals", {{"fetches", snapshot.fetches}, {"skipped", snapshot.skipped}}},
+      {"fetch_rate_per_s", std::round(snapshot.fetch_rate_per_s * 100.0) / 100.0},
+  };
+}
+
+std::string_view code_of(AddRefused reason) {
+  switch (reason) {
+    case AddRefused::invalid_target:
+      return code::invalid_target;
+    case AddRefused::conflict:
+      return code::conflict;
+    case AddRefused::io_error:
+      break;
+  }
+  return code::io_error;
+}
+
+std::string_view code_of(RemoveRefused reason) {
+  switch (reason) {
+    case RemoveRefused::not_found:
+      return code::not_found;
+    case RemoveRefused::config_target:
+      return code::config_target;
+    case RemoveRefused::io_error:
+      break;
+  }
+  return code::io_error;
 }
 
 // ---- handlers ----------------------------------------------------------------------------------
@@ -83,39 +137,7 @@ void help(const json&, Context&, Respond respond) {
 }
 
 void status(const json&, Context& context, Respond respond) {
-  const auto& service = context.service;
-  const auto now = std::chrono::system_clock::now();
-  json last_reload = nullptr;
-  if (const auto& report = service.last_reload()) {
-    last_reload = {{"ok", report->ok},
-                   {"at", http::format_utc(report->at)},
-                   {"summary", report->ok ? report->summary() : "refused"},
-                   {"errors", lines_of(report->errors)}};
-  }
-  const auto counts = service.count_targets();
-  const auto stats = service.scheduler().stats();
-  respond(Outcome::ok({
-      {"version", kVersion},
-      {"pid", ::getpid()},
-      {"started", http::format_utc(service.started_at())},
-      {"uptime_s",
-       std::max<std::int64_t>(
-           0,
-           std::chrono::duration_cast<std::chrono::seconds>(now - service.started_at()).count())},
-      {"config_files", service.config().files},
-      {"last_reload", std::move(last_reload)},
-      {"targets",
-       {{"total", counts.total},
-        {"up", counts.up},
-        {"down", counts.down},
-        {"unknown", counts.unknown},
-        {"disabled", counts.disabled},
-        {"runtime", counts.runtime}}},
-      {"in_flight", stats.in_flight},
-      {"max_in_flight", service.max_in_flight()},
-      {"totals", {{"fetches", stats.fetches_completed}, {"skipped", stats.slots_skipped}}},
-      {"fetch_rate_per_s", std::round(service.fetch_rate_per_s() * 100.0) / 100.0},
-  }));
+  respond(Outcome::ok(status_json(context.backend.snapshot())));
 }
 
 void list(const json& args, Context& context, Respond respond) {
@@ -140,27 +162,25 @@ void list(const json& args, Context& context, Respond respond) {
       labels.emplace(key, value.get<std::string>());
     }
   }
-  const auto& service = context.service;
   json targets = json::array();
-  service.results().for_each([&](const std::string& name, const results::TargetResults& results) {
-    const auto* target = service.target(name);
-    if (target == nullptr || (state && results.state() != *state))
+  context.backend.for_each_target([&](const TargetView& target) {
+    const auto& config = target.config;
+    if (state && target.results.state() != *state)
       return;
     for (const auto& [key, value] : labels) {
-      const auto found = target->labels.find(key);
-      if (found == target->labels.end() || found->second != value)
+      const auto found = config.labels.find(key);
+      if (found == config.labels.end() || found->second != value)
         return;
     }
-    const auto summary = results.summary();
+    const auto summary = target.results.summary();
     const auto* last = summary.last ? &*summary.last : nullptr;
-    json file;
     json entry = {
-        {"name", name},
-        {"url", target->fetch.url.to_string()},
+        {"name", config.name},
+        {"url", config.fetch.url.to_string()},
         {"state", std::string(results::to_string(summary.state))},
         {"since", http::format_utc(summary.state_since)},
-        {"enabled", target->enabled},
-        {"labels", target->labels},
+        {"enabled", config.enabled},
+        {"labels", config.labels},
         {"status", last != nullptr && last->status != 0 ? json(last->status) : json(nullptr)},
         {"outcome",
          last != nullptr ? json(std::string(results::to_string(last->outcome))) : json(nullptr)},
@@ -170,8 +190,7 @@ void list(const json& args, Context& context, Respond respond) {
         {"checked", last != nullptr ? json(http::format_utc(last->time())) : json(nullptr)},
         {"consecutive_failures", summary.consecutive_failures},
     };
-    entry["source"] = source_of(service, *target, file);
-    entry["file"] = std::move(file);
+    add_source(entry, target);
     targets.push_back(std::move(entry));
   });
   respond(Outcome::ok({{"targets", std::move(targets)}}));
@@ -190,17 +209,13 @@ void show(const json& args, Context& context, Respond respond) {
     recent = static_cast<std::size_t>(
         std::min<std::uint64_t>(wanted->get<std::uint64_t>(), std::size_t{1} << 20));
   }
-  const auto& service = context.service;
-  const auto* target = service.target(*name);
-  const auto* results = service.results().find(*name);
-  if (target == nullptr || results == nullptr)
+  const auto target = context.backend.find_target(*name);
+  if (!target)
     return respond(no_target(*name));
-  json file;
   json reply = {{"name", *name}};
-  reply["source"] = source_of(service, *target, file);
-  reply["file"] = std::move(file);
-  reply["target"] = config::to_json(*target);
-  reply.update(results::to_json(*results, recent));
+  add_source(reply, *target);
+  reply["target"] = config::to_json(target->config);
+  reply.update(results::to_json(target->results, recent));
   respond(Outcome::ok(std::move(reply)));
 }
 
@@ -208,25 +223,18 @@ void add(const json& args, Context& context, Respond respond) {
   const auto target = args.find("target");
   if (target == args.end())
     return respond(bad_args("missing \"target\" (a target object or URL string)"));
-  if (auto refusal = context.service.add_runtime_target(*target))
-    return respond(Outcome::fail(refusal->code, refusal->message));
-  // The name the service gave it (derived from the URL when the object has none).
-  std::string name;
-  if (target->is_object() && target->contains("name") && (*target)["name"].is_string()) {
-    name = (*target)["name"].get<std::string>();
-  } else {
-    auto parsed = config::parse_target(*target, context.service.config().defaults, "runtime");
-    name = parsed ? parsed->name : "";
-  }
-  respond(Outcome::ok({{"name", name}}));
+  auto added = context.backend.add_target(*target);
+  if (!added)
+    return respond(Outcome::fail(code_of(added.error().reason), added.error().message));
+  respond(Outcome::ok({{"name", *added}}));
 }
 
 void remove(const json& args, Context& context, Respond respond) {
   const auto name = name_arg(args, respond);
   if (!name)
     return;
-  if (auto refusal = context.service.remove_runtime_target(*name))
-    return respond(Outcome::fail(refusal->code, refusal->message));
+  if (auto refusal = context.backend.remove_target(*name))
+    return respond(Outcome::fail(code_of(refusal->reason), refusal->message));
   respond(Outcome::ok({{"name", *name}}));
 }
 
@@ -240,7 +248,7 @@ void fetch(const json& args, Context& context, Respond respond) {
       return respond(bad_args("\"wait\" must be true or false, found " + dump(*wanted)));
     wait = wanted->get<bool>();
   }
-  std::function<void(std::shared_ptr<const results::FullResult>)> done;
+  FetchDone done;
   if (wait) {
     done = [respond, name = *name](std::shared_ptr<const results::FullResult> full) {
       if (!full) {
@@ -252,24 +260,24 @@ void fetch(const json& args, Context& context, Respond respond) {
       respond(Outcome::ok({{"result", results::to_json(*full)}}));
     };
   }
-  switch (context.service.fetch_now(*name, std::move(done))) {
-    case service::FetchNow::started:
+  switch (context.backend.fetch_now(*name, std::move(done))) {
+    case FetchNow::started:
       if (!wait)
         respond(Outcome::ok({{"started", true}}));
       return;
-    case service::FetchNow::busy:
+    case FetchNow::busy:
       return respond(
           Outcome::fail(code::busy, "a fetch of " + quote_text(*name) + " is already running"));
-    case service::FetchNow::disabled:
+    case FetchNow::disabled:
       return respond(
           Outcome::fail(code::disabled, quote_text(*name) + " is disabled (enabled: false)"));
-    case service::FetchNow::not_found:
+    case FetchNow::not_found:
       return respond(no_target(*name));
   }
 }
 
 void reload(const json&, Context& context, Respond respond) {
-  context.service.reload([respond](const service::ReloadReport& report) {
+  context.backend.reload([respond](const status::ReloadReport& report) {
     if (!report.ok) {
       return respond(Outcome::fail(code::config_invalid,
                                    "the configuration is invalid; the running one is kept",
@@ -278,7 +286,8 @@ void reload(const json&, Context& context, Respond respond) {
     respond(Outcome::ok({{"added", report.added},
                          {"removed", report.removed},
                          {"changed", report.changed},
-                         {"unchanged", report.unchanged}}));
+                         {"unchanged", report.unchanged},
+                         {"pending_restart", report.pending_restart}}));
   });
 }
 

@@ -2,7 +2,7 @@
 
 // The control commands: ONE declarative table (name, usage, summary, access, argument keys,
 // handler). `help` is generated from it, lookup is by exact name, and dispatch() checks access and
-// argument keys before a handler runs, so handlers only read their arguments and the service.
+// argument keys before a handler runs, so handlers only read their arguments and the backend.
 
 #include <functional>
 #include <span>
@@ -10,11 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/backend.h"
 #include "control/protocol.h"
-
-namespace fetchd::service {
-class Service;
-}
 
 namespace fetchd::control {
 
@@ -38,7 +35,7 @@ struct Outcome {
 using Respond = std::function<void(Outcome)>;
 
 struct Context {
-  service::Service& service;
+  Backend& backend;
   bool admin = false;  // the peer may run admin commands (decided once per connection)
 };
 

@@ -66,7 +66,7 @@ class Session : public std::enable_shared_from_this<Session> {
         id_(id),
         socket_(std::move(socket)),
         peer_(std::move(peer)),
-        context_{server.service_, admin},
+        context_{server.backend_, admin},
         max_unwritten_(server.options_.max_unwritten),
         idle_timeout_(server.options_.idle_timeout),
         reader_wake_(socket_.get_executor()),
@@ -286,8 +286,8 @@ asio::awaitable<void> Session::watch_idle(std::shared_ptr<Session> /*keep_alive*
 
 // ---- the server --------------------------------------------------------------------------------
 
-Server::Server(asio::io_context& loop, service::Service& service, ServerOptions options)
-    : loop_(loop), service_(service), options_(std::move(options)), acceptor_(loop) {}
+Server::Server(asio::io_context& loop, Backend& backend, ServerOptions options)
+    : loop_(loop), backend_(backend), options_(std::move(options)), acceptor_(loop) {}
 
 Server::~Server() {
   stop();

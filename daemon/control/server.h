@@ -25,11 +25,8 @@
 #include <asio/local/stream_protocol.hpp>
 
 #include "common/expected.h"
+#include "control/backend.h"
 #include "control/socket_file.h"
-
-namespace fetchd::service {
-class Service;
-}
 
 namespace fetchd::control {
 
@@ -49,7 +46,7 @@ class Server {
  public:
   static constexpr std::size_t kMaxAwaited = 64;
 
-  Server(asio::io_context& loop, service::Service& service, ServerOptions options);
+  Server(asio::io_context& loop, Backend& backend, ServerOptions options);
   // Closes everything and removes the socket file (as stop()). Destroy it after the loop has run
   // out of work (in the daemon: after loop.run() returns).
   ~Server();
@@ -81,7 +78,7 @@ class Server {
   void forget(std::uint64_t id) { sessions_.erase(id); }
 
   asio::io_context& loop_;
-  service::Service& service_;
+  Backend& backend_;
   ServerOptions options_;
   asio::local::stream_protocol::acceptor acceptor_;
   ListeningSocket file_{};

@@ -6,6 +6,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
 
 namespace fetchd::scheduler {
 
@@ -60,21 +61,27 @@ void Scheduler::start(JobSpec spec) {
 
 namespace {
 // Ends a job's coroutine: a stopped job ends with Asio refusing to resume it, which is the plan.
-void end_of_job(std::exception_ptr error) {
-  if (!error)
-    return;
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::system_error& stopped) {
-    if (stopped.code() != asio::error::operation_aborted)
-      throw;
-  }
+// Anything else is a bug, logged with the job's name; the job is over, the daemon goes on.
+auto end_of_job(std::string name) {
+  return [name = std::move(name)](std::exception_ptr error) {
+    if (!error)
+      return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::system_error& stopped) {
+      if (stopped.code() != asio::error::operation_aborted)
+        spdlog::error("scheduler: the job of \"{}\" ended with an error: {}", name, stopped.what());
+    } catch (const std::exception& failure) {
+      spdlog::error("scheduler: the job of \"{}\" ended with an exception: {}", name,
+                    failure.what());
+    }
+  };
 }
 }  // namespace
 
 void Scheduler::spawn(std::shared_ptr<Job> job, asio::awaitable<void> work) {
   asio::co_spawn(executor_, std::move(work),
-                 asio::bind_cancellation_slot(job->cancel.slot(), end_of_job));
+                 asio::bind_cancellation_slot(job->cancel.slot(), end_of_job(job->spec.name)));
 }
 
 Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
@@ -91,7 +98,8 @@ Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
     co_await self->fetch_once(target, Clock::now(), std::move(callback));
   };
   asio::co_spawn(executor_, once(this, job, std::move(done)),
-                 asio::bind_cancellation_slot(job->cancel_triggered.slot(), end_of_job));
+                 asio::bind_cancellation_slot(job->cancel_triggered.slot(),
+                                              end_of_job(job->spec.name)));
   return Trigger::started;
 }
 
@@ -165,7 +173,7 @@ asio::awaitable<bool> Scheduler::fetch_once(std::shared_ptr<Job> job, Clock::tim
     co_return false;
   note_lateness(Clock::now() - due);
   ++stats_.fetches_started;
-  auto result = co_await fetcher_.fetch(job->spec.target);
+  auto result = co_await fetcher_.fetch(*job->spec.target);
   permit.reset();
   if (job->stopped)
     co_return false;

@@ -34,7 +34,7 @@ namespace fetchd::scheduler {
 
 struct JobSpec {
   std::string name;
-  http::Target target;
+  std::shared_ptr<const http::Target> target;  // shared with the target's configuration
   std::chrono::milliseconds interval{30'000};
 };
 

@@ -1,7 +1,9 @@
 #include "service/service.h"
 
-#include <set>
+#include <algorithm>
+#include <iterator>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -9,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/plural.h"
+#include "common/version.h"
 
 namespace fetchd::service {
 
@@ -63,13 +66,15 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-// What only a restart can change keeps its running value, so status shows what is in effect; an
-// edit of it is logged.
-void keep_restart_only_settings(const config::Settings& running, config::Settings& next) {
-  const auto keep = [](const char* what, const auto& current, auto& edited) {
+// What only a restart can change keeps its running value, so status shows what is in effect; the
+// names of those edited are returned for the reload's report (and logged when it is applied).
+std::vector<std::string> keep_restart_only_settings(const config::Settings& running,
+                                                    config::Settings& next) {
+  std::vector<std::string> edited_names;
+  const auto keep = [&edited_names](const char* what, const auto& current, auto& edited) {
     if (edited == current)
       return;
-    spdlog::warn("setting {} changed: takes effect at the next restart", what);
+    edited_names.emplace_back(what);
     edited = current;
   };
   keep("control_socket", running.control_socket, next.control_socket);
@@ -79,16 +84,11 @@ void keep_restart_only_settings(const config::Settings& running, config::Setting
   keep("admin_group", running.admin_group, next.admin_group);
   keep("state_dir", running.state_dir, next.state_dir);
   keep("dns_servers", running.dns_servers, next.dns_servers);
+  return edited_names;
 }
+
 
 }  // namespace
-
-std::string ReloadReport::summary() const {
-  if (!ok)
-    return "refused: " + errors;
-  return std::to_string(added.size()) + " added, " + std::to_string(removed.size()) + " removed, " +
-         std::to_string(changed.size()) + " changed, " + std::to_string(unchanged) + " unchanged";
-}
 
 std::size_t Service::effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit) {
   const std::size_t ceiling = descriptor_limit > 2 * kReservedDescriptors
@@ -101,23 +101,42 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
     : loop_(loop),
       config_path_(std::move(config_path)),
       descriptor_limit_(raise_descriptor_limit()),
+      initial_targets_(std::move(initial.targets)),
       config_(std::make_shared<const config::Config>(std::move(initial))),
+      config_targets_(std::make_shared<const TargetList>()),
       state_file_(std::filesystem::path(config_->settings.state_dir) / "targets.json"),
       resolver_(loop.get_executor(), resolver_options(config_->settings)),
       fetcher_(resolver_),
-      results_(config_->settings.history_length),
-      scheduler_(
-          loop.get_executor(), fetcher_,
-          effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
-          scheduler::Callbacks{
-              .on_result = [this](const std::string& name,
-                                  const http::FetchResult& result) { on_result(name, result); },
-              .on_skipped = [this](
-                                const std::string& name,
-                                std::uint64_t slots) { results_.record_skipped(name, slots); }}) {}
+      registry_(feed_, config_->settings.history_length),
+      scheduler_(loop.get_executor(), fetcher_,
+                 effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
+                 scheduler::Callbacks{
+                     .on_result = [this](const std::string& name,
+                                         const http::FetchResult& result) {
+                       registry_.record(name, result);
+                     },
+                     .on_skipped = [this](const std::string& name,
+                                          std::uint64_t slots) {
+                       registry_.record_skipped(name, slots);
+                     }}) {
+  subscribe_observers();
+}
 
 Service::~Service() {
   shutdown();
+}
+
+// Every consumer of results is one registration here.
+void Service::subscribe_observers() {
+  subscriptions_.push_back(feed_.subscribe("log", log_event));
+  subscriptions_.push_back(
+      feed_.subscribe("counts", [this](const results::Event& event) { counts_.on_event(event); }));
+  subscriptions_.push_back(feed_.subscribe("fetch rate", [this](const results::Event& event) {
+    if (event.kind == results::EventKind::recorded)
+      fetch_rate_.record(std::chrono::steady_clock::now());
+  }));
+  subscriptions_.push_back(feed_.subscribe(
+      "fetch --wait", [this](const results::Event& event) { fetch_waits_.on_event(event); }));
 }
 
 void Service::start() {
@@ -132,146 +151,154 @@ void Service::start() {
   auto stored = state_file_.load();
   if (!stored)
     throw StartupError(stored.error().message);
-  auto initial = plan(config_, {}, {}, *stored);
+  config::Config first = *config_;
+  first.targets = std::move(initial_targets_);
+  auto initial = plan(std::move(first), {}, {}, *stored, state_file_.path().string());
   const bool dropped = initial.runtime_dropped;
   ReloadReport report;
   apply(std::move(initial), report);
   if (dropped)
-    save_runtime_targets();
-  spdlog::info("fetchd started: {} ({} from the state file), {}", plural(active_.size(), "target"),
-               runtime_.size(), plural(config_->files.size(), "file"));
+    save_runtime_targets(runtime_documents());
+  spdlog::info("fetchd started: {} ({} from the state file), {}",
+               plural(registry_.size(), "target"), registry_.runtime_entries().size(),
+               plural(config_->files.size(), "file"));
 }
 
-std::vector<Service::RuntimeTarget> Service::parse_runtime_targets(
-    const std::vector<nlohmann::json>& stored, const config::Config& against) const {
-  if (stored.empty())
-    return {};
-  std::set<std::string> config_names;
-  for (const auto& target : against.targets)
+Service::Plan Service::plan(config::Config next, const TargetList& current_targets,
+                            const std::vector<RuntimeTarget>& current_runtime,
+                            const std::vector<nlohmann::json>& runtime_documents,
+                            const std::string& state_file) {
+  Plan plan;
+  std::unordered_set<std::string_view> config_names;
+  config_names.reserve(next.targets.size());
+  for (const auto& target : next.targets)
     config_names.insert(target.name);
-  std::vector<RuntimeTarget> parsed;
-  for (const auto& json : stored) {
-    auto target = config::parse_target(json, against.defaults, state_file_.path().string());
+  for (const auto& json : runtime_documents) {
+    auto target = config::parse_target(json, next.defaults, state_file);
     if (!target) {
-      spdlog::warn("runtime target in {} is no longer valid: {}, dropping it",
-                   state_file_.path().string(), target.error().message);
-      continue;
-    }
-    if (config_names.contains(target->name)) {
+      spdlog::warn("runtime target in {} is no longer valid: {}, dropping it", state_file,
+                   target.error().message);
+    } else if (config_names.contains(target->name)) {
       spdlog::warn(
           "runtime target \"{}\" now has the name of a configured target, which wins; "
           "dropping the runtime one",
           target->name);
-      continue;
+    } else {
+      plan.runtime.push_back(
+          {json, std::make_shared<const config::TargetConfig>(std::move(target).value())});
     }
-    parsed.push_back({json, std::move(target).value()});
   }
-  return parsed;
-}
-
-scheduler::JobSpec Service::job_for(const config::TargetConfig& target) const {
-  scheduler::JobSpec spec{target.name, target.fetch, target.interval};
-  // Body expectations can only look at bytes the fetcher kept.
-  if (target.expect.needs_body())
-    spec.target.keep_body = true;
-  return spec;
-}
-
-void Service::start_target(const config::TargetConfig& target, results::Keep keep) {
-  results_.add(target.name,
-               results::FlapPolicy{static_cast<std::uint32_t>(target.down_after),
-                                   static_cast<std::uint32_t>(target.up_after)},
-               Clock::now(), keep);
-  if (target.enabled) {
-    scheduler_.start(job_for(target));
-  } else {
-    scheduler_.stop(target.name);
-  }
-}
-
-Service::Plan Service::plan(std::shared_ptr<const config::Config> next,
-                            const std::vector<config::TargetConfig>& current_targets,
-                            const std::vector<RuntimeTarget>& current_runtime,
-                            const std::vector<nlohmann::json>& runtime_documents) const {
-  Plan plan;
-  plan.runtime = parse_runtime_targets(runtime_documents, *next);
   plan.runtime_dropped = plan.runtime.size() != runtime_documents.size();
 
-  std::unordered_map<std::string_view, const config::TargetConfig*> current;
+  struct InEffect {
+    const std::shared_ptr<const config::TargetConfig>* target;
+    bool runtime;
+  };
+  std::unordered_map<std::string_view, InEffect> current;
   current.reserve(current_targets.size() + current_runtime.size());
   for (const auto& target : current_targets)
-    current.emplace(target.name, &target);
+    current.emplace(target->name, InEffect{&target, false});
   for (const auto& runtime : current_runtime)
-    current.emplace(runtime.parsed.name, &runtime.parsed);
+    current.emplace(runtime.parsed->name, InEffect{&runtime.parsed, true});
 
   std::unordered_set<std::string_view> wanted;
-  wanted.reserve(next->targets.size() + plan.runtime.size());
-  const auto compare = [&](const config::TargetConfig& target) {
-    wanted.insert(target.name);
-    const auto found = current.find(target.name);
+  wanted.reserve(next.targets.size() + plan.runtime.size());
+  std::vector<Put> changed;
+  // Returns the object to keep in effect: the one already running when nothing changed.
+  const auto compare = [&](std::shared_ptr<const config::TargetConfig> target,
+                           const nlohmann::json& runtime_document) {
+    wanted.insert(target->name);
+    const auto found = current.find(target->name);
     if (found == current.end()) {
-      plan.added.push_back(target);
-    } else if (!config::same_settings(*found->second, target)) {
-      // A new URL is a new target as far as its history goes; other changes keep the history.
-      plan.changed_keeps_history.push_back(found->second->fetch.url.to_string() ==
-                                           target.fetch.url.to_string());
-      plan.changed.push_back(target);
-    } else {
-      ++plan.unchanged;
+      plan.puts.push_back({target, runtime_document, registry::Keep::nothing});
+      return target;
     }
+    const auto& in_effect = *found->second.target;
+    // A runtime target whose name a configuration target took is replaced, even when the two say
+    // the same: the entry changes origin.
+    if (config::same_settings(*in_effect, *target) &&
+        found->second.runtime == !runtime_document.is_null()) {
+      ++plan.unchanged;
+      return in_effect;
+    }
+    // A new URL is a new target as far as its history goes; other changes keep the history.
+    const bool same_url = in_effect->fetch.url.to_string() == target->fetch.url.to_string();
+    changed.push_back(
+        {target, runtime_document, same_url ? registry::Keep::history : registry::Keep::nothing});
+    return target;
   };
-  for (const auto& target : next->targets)
-    compare(target);
-  for (const auto& runtime : plan.runtime)
-    compare(runtime.parsed);
+  auto targets = std::make_shared<TargetList>();
+  targets->reserve(next.targets.size());
+  for (auto& target : next.targets)
+    targets->push_back(
+        compare(std::make_shared<const config::TargetConfig>(std::move(target)), nullptr));
+  for (auto& runtime : plan.runtime)
+    runtime.parsed = compare(runtime.parsed, runtime.json);
+  plan.added = plan.puts.size();
+  std::move(changed.begin(), changed.end(), std::back_inserter(plan.puts));
   for (const auto& [name, target] : current) {
     if (!wanted.contains(name))
       plan.removed.emplace_back(name);
   }
   std::sort(plan.removed.begin(), plan.removed.end());
-  plan.config = std::move(next);
+  next.targets.clear();
+  plan.targets = std::move(targets);
+  plan.config = std::make_shared<const config::Config>(std::move(next));
   return plan;
 }
 
+void Service::start_job(const registry::Entry& entry) {
+  const auto& target = entry.config;
+  if (!target->enabled) {
+    scheduler_.stop(target->name);
+    return;
+  }
+  // The job shares the target's fetch settings instead of copying them.
+  scheduler_.start({target->name, std::shared_ptr<const http::Target>(target, &target->fetch),
+                    target->interval});
+}
+
 void Service::apply(Plan plan, ReloadReport& report) {
-  counts_.reset();
+  const auto now = Clock::now();
   for (const auto& name : plan.removed) {
     scheduler_.stop(name);
-    results_.remove(name);
-    active_.erase(name);
+    registry_.remove(name);
   }
-  for (auto& target : plan.added) {
-    start_target(target, results::Keep::nothing);
-    report.added.push_back(target.name);
-    active_[target.name] = std::move(target);
-  }
-  for (std::size_t i = 0; i < plan.changed.size(); ++i) {
-    auto& target = plan.changed[i];
-    start_target(target,
-                 plan.changed_keeps_history[i] ? results::Keep::history : results::Keep::nothing);
-    report.changed.push_back(target.name);
-    active_[target.name] = std::move(target);
+  for (std::size_t i = 0; i < plan.puts.size(); ++i) {
+    auto& put = plan.puts[i];
+    (i < plan.added ? report.added : report.changed).push_back(put.target->name);
+    start_job(registry_.put(std::move(put.target), std::move(put.runtime_document), put.keep, now));
   }
   report.removed = std::move(plan.removed);
   report.unchanged = plan.unchanged;
 
   const auto& next = plan.config->settings;
-  if (next.history_length != results_.history_length())
-    results_.set_history_length(next.history_length);
+  if (next.history_length != registry_.history_length())
+    registry_.set_history_length(next.history_length);
   scheduler_.set_max_in_flight(effective_max_in_flight(next.max_in_flight, descriptor_limit_));
   spdlog::set_level(spdlog_level(next.log_level));
-  runtime_ = std::move(plan.runtime);
-  // The configuration replaced may hold 100,000 targets: it is freed on the reader thread.
-  asio::post(reader_, [replaced = std::exchange(config_, std::move(plan.config))] {});
+  // The list replaced may hold 100,000 targets: it is freed on the reader thread (the targets
+  // still in effect are shared with the new list and survive it).
+  asio::post(reader_, [replaced_config = std::exchange(config_, std::move(plan.config)),
+                       replaced_targets =
+                           std::exchange(config_targets_, std::move(plan.targets))] {});
   report.ok = true;
-  report.at = Clock::now();
+  report.at = now;
+}
+
+std::vector<Service::RuntimeTarget> Service::runtime_targets() const {
+  std::vector<RuntimeTarget> targets;
+  targets.reserve(registry_.runtime_entries().size());
+  for (const auto* entry : registry_.runtime_entries())
+    targets.push_back({entry->runtime_document, entry->config});
+  return targets;
 }
 
 std::vector<nlohmann::json> Service::runtime_documents() const {
   std::vector<nlohmann::json> documents;
-  documents.reserve(runtime_.size());
-  for (const auto& runtime : runtime_)
-    documents.push_back(runtime.json);
+  documents.reserve(registry_.runtime_entries().size());
+  for (const auto* entry : registry_.runtime_entries())
+    documents.push_back(entry->runtime_document);
   return documents;
 }
 
@@ -290,25 +317,27 @@ void Service::reload(std::function<void(const ReloadReport&)> done) {
 }
 
 void Service::read_and_plan() {
-  // The reader thread sees only immutable snapshots: the configuration in effect (shared, const)
-  // and copies of the runtime targets (few). Its plan is applied only if no runtime target changed
-  // meanwhile.
-  asio::post(reader_, [this, path = config_path_, current = config_, current_runtime = runtime_,
-                       documents = runtime_documents(), version = runtime_version_] {
+  // The reader thread sees only immutable snapshots: the configuration and target list in effect
+  // (shared, const) and copies of the runtime targets (few). Its plan is applied only if no
+  // runtime target changed meanwhile.
+  asio::post(reader_, [this, path = config_path_, current = config_, targets = config_targets_,
+                       runtime = runtime_targets(), documents = runtime_documents(),
+                       version = runtime_version_, state_file = state_file_.path().string()] {
     auto loaded = config::load_config(path);
     std::optional<Plan> planned;
     std::string errors;
+    std::vector<std::string> pending_restart;
     if (!loaded) {
       errors = loaded.error_text();
     } else {
       auto next = std::move(*loaded.value);
-      keep_restart_only_settings(current->settings, next.settings);
-      planned = plan(std::make_shared<const config::Config>(std::move(next)), current->targets,
-                     current_runtime, documents);
+      pending_restart = keep_restart_only_settings(current->settings, next.settings);
+      planned = plan(std::move(next), *targets, runtime, documents, state_file);
       planned->runtime_version = version;
     }
-    asio::post(loop_, [this, planned = std::move(planned), errors = std::move(errors)]() mutable {
-      finish_reload(std::move(planned), std::move(errors));
+    asio::post(loop_, [this, planned = std::move(planned), errors = std::move(errors),
+                       pending_restart = std::move(pending_restart)]() mutable {
+      finish_reload(std::move(planned), std::move(errors), std::move(pending_restart));
     });
   });
 }
@@ -319,7 +348,8 @@ void Service::on_reload(std::function<void()> started,
   reload_finished_ = std::move(finished);
 }
 
-void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
+void Service::finish_reload(std::optional<Plan> planned, std::string errors,
+                            std::vector<std::string> pending_restart) {
   if (planned && planned->runtime_version != runtime_version_) {
     // A runtime target was added or removed while the files were read: plan again.
     read_and_plan();
@@ -335,7 +365,10 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
     const bool dropped = planned->runtime_dropped;
     apply(std::move(*planned), report);
     if (dropped)
-      save_runtime_targets();
+      save_runtime_targets(runtime_documents());
+    for (const auto& setting : pending_restart)
+      spdlog::warn("setting {} changed: takes effect at the next restart", setting);
+    report.pending_restart = std::move(pending_restart);
     spdlog::info("reloaded: {}{}{}{}", report.summary(),
                  report.added.empty() ? "" : "; added " + join(report.added),
                  report.removed.empty() ? "" : "; removed " + join(report.removed),
@@ -357,190 +390,130 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors) {
 
 void Service::shutdown() {
   scheduler_.stop_all();
+  feed_.publish({.kind = results::EventKind::stopping});
   reader_.join();
 }
 
-const config::TargetConfig* Service::target(const std::string& name) const {
-  const auto found = active_.find(name);
-  return found == active_.end() ? nullptr : &found->second;
+status::TargetCounts Service::count_targets() const {
+  auto counts = counts_.counts();
+  counts.runtime = registry_.runtime_entries().size();
+  return counts;
 }
 
-bool Service::is_runtime_target(const std::string& name) const {
-  return std::any_of(runtime_.begin(), runtime_.end(),
-                     [&](const RuntimeTarget& runtime) { return runtime.parsed.name == name; });
+status::Snapshot Service::snapshot() const {
+  const auto stats = scheduler_.stats();
+  return status::Snapshot{
+      .version = kVersion,
+      .pid = static_cast<long>(::getpid()),
+      .started = started_at_,
+      .taken = Clock::now(),
+      .config_files = config_->files,
+      .last_reload = last_reload_,
+      .targets = count_targets(),
+      .in_flight = stats.in_flight,
+      .max_in_flight = effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
+      .fetches = stats.fetches_completed,
+      .skipped = stats.slots_skipped,
+      .fetch_rate_per_s = fetch_rate_.per_second(std::chrono::steady_clock::now()),
+  };
 }
 
-std::optional<Refusal> Service::add_runtime_target(const nlohmann::json& given) {
+void Service::for_each_target(const std::function<void(const control::TargetView&)>& visit) const {
+  registry_.for_each([&visit](const registry::Entry& entry) {
+    visit(control::TargetView{*entry.config, entry.results, entry.runtime()});
+  });
+}
+
+std::optional<control::TargetView> Service::find_target(std::string_view name) const {
+  const auto* entry = registry_.find(name);
+  if (entry == nullptr)
+    return std::nullopt;
+  return control::TargetView{*entry->config, entry->results, entry->runtime()};
+}
+
+Expected<std::string, control::Refusal<control::AddRefused>> Service::add_target(
+    const nlohmann::json& given) {
+  using control::AddRefused;
   // The state file keeps objects: a URL string is the object with only that URL (same name, same
   // defaults).
-  const nlohmann::json json = given.is_string() ? nlohmann::json{{"url", given}} : given;
+  nlohmann::json json = given.is_string() ? nlohmann::json{{"url", given}} : given;
   auto target = config::parse_target(json, config_->defaults, "runtime");
   if (!target)
-    return Refusal{"invalid_target", target.error().message};
-  if (const auto* existing = this->target(target->name)) {
-    return Refusal{"conflict",
-                   "a target named \"" + target->name + "\" already exists (" +
-                       (is_runtime_target(target->name) ? std::string("added at run time")
-                                                        : "in " + existing->source_file) +
-                       ")"};
+    return control::Refusal<AddRefused>{AddRefused::invalid_target, target.error().message};
+  if (const auto* existing = registry_.find(target->name)) {
+    return control::Refusal<AddRefused>{
+        AddRefused::conflict, "a target named \"" + target->name + "\" already exists (" +
+                                  (existing->runtime() ? std::string("added at run time")
+                                                       : "in " + existing->config->source_file) +
+                                  ")"};
   }
-  runtime_.push_back({json, *target});
-  if (auto refusal = save_runtime_targets()) {
-    runtime_.pop_back();
-    return refusal;
-  }
+  auto documents = runtime_documents();
+  documents.push_back(json);
+  if (auto error = save_runtime_targets(documents))
+    return control::Refusal<AddRefused>{AddRefused::io_error, std::move(*error)};
   ++runtime_version_;
-  start_target(*target, results::Keep::nothing);
-  active_[target->name] = *target;
-  counts_.reset();
-  spdlog::info("runtime target \"{}\" added: {}", target->name, target->fetch.url.to_string());
-  return std::nullopt;
+  auto name = target->name;
+  const auto url = target->fetch.url.to_string();
+  start_job(registry_.put(std::make_shared<const config::TargetConfig>(std::move(target).value()),
+                          std::move(json), registry::Keep::nothing, Clock::now()));
+  spdlog::info("runtime target \"{}\" added: {}", name, url);
+  return name;
 }
 
-std::optional<Refusal> Service::remove_runtime_target(const std::string& name) {
-  const auto* existing = target(name);
+std::optional<control::Refusal<control::RemoveRefused>> Service::remove_target(
+    const std::string& name) {
+  using control::RemoveRefused;
+  const auto* existing = registry_.find(name);
   if (existing == nullptr)
-    return Refusal{"not_found", "no target named \"" + name + "\""};
-  if (!is_runtime_target(name)) {
-    return Refusal{"config_target", "\"" + name + "\" is defined in " + existing->source_file +
-                                        "; edit that file and reload"};
+    return control::Refusal<RemoveRefused>{RemoveRefused::not_found,
+                                           "no target named \"" + name + "\""};
+  if (!existing->runtime()) {
+    return control::Refusal<RemoveRefused>{
+        RemoveRefused::config_target,
+        "\"" + name + "\" is defined in " + existing->config->source_file +
+            "; edit that file and reload"};
   }
-  const auto position =
-      std::find_if(runtime_.begin(), runtime_.end(),
-                   [&](const RuntimeTarget& runtime) { return runtime.parsed.name == name; });
-  auto removed = std::move(*position);
-  runtime_.erase(position);
-  if (auto refusal = save_runtime_targets()) {
-    runtime_.push_back(std::move(removed));
-    return refusal;
+  std::vector<nlohmann::json> documents;
+  for (const auto* entry : registry_.runtime_entries()) {
+    if (entry != existing)
+      documents.push_back(entry->runtime_document);
   }
+  if (auto error = save_runtime_targets(documents))
+    return control::Refusal<RemoveRefused>{RemoveRefused::io_error, std::move(*error)};
   ++runtime_version_;
   scheduler_.stop(name);
-  results_.remove(name);
-  active_.erase(name);
-  counts_.reset();
+  registry_.remove(name);
   spdlog::info("runtime target \"{}\" removed", name);
   return std::nullopt;
 }
 
-std::optional<Refusal> Service::save_runtime_targets() {
-  if (const auto error = state_file_.save(runtime_documents())) {
+std::optional<std::string> Service::save_runtime_targets(
+    const std::vector<nlohmann::json>& documents) {
+  if (const auto error = state_file_.save(documents)) {
     spdlog::error("cannot write {}: {}", state_file_.path().string(), error.message());
-    return Refusal{"io_error",
-                   "cannot write " + state_file_.path().string() + ": " + error.message()};
+    return "cannot write " + state_file_.path().string() + ": " + error.message();
   }
   return std::nullopt;
 }
 
-FetchNow Service::fetch_now(const std::string& name,
-                            std::function<void(std::shared_ptr<const results::FullResult>)> done) {
-  const auto* found = target(name);
-  if (found == nullptr)
-    return FetchNow::not_found;
-  if (!found->enabled)
-    return FetchNow::disabled;
-  // The scheduler drops its callback without calling it when the job stops before the result is
-  // recorded; the last copy of this guard going away then reports that (nullptr), once.
-  struct Once {
-    std::function<void(std::shared_ptr<const results::FullResult>)> done;
-    bool armed = false;
-    void call(std::shared_ptr<const results::FullResult> full) {
-      if (auto callback = std::exchange(done, nullptr); callback && armed)
-        callback(std::move(full));
-    }
-    ~Once() { call(nullptr); }
-  };
-  auto once = std::make_shared<Once>();
-  once->done = std::move(done);
-  const auto trigger = scheduler_.fetch_now(name, [this, name, once](const http::FetchResult&) {
-    // on_result has just recorded it: the latest result is this one, judged.
-    const auto* recorded = results_.find(name);
-    once->call(recorded == nullptr ? nullptr : recorded->latest());
-  });
-  switch (trigger) {
+control::FetchNow Service::fetch_now(const std::string& name, control::FetchDone done) {
+  const auto* entry = registry_.find(name);
+  if (entry == nullptr)
+    return control::FetchNow::not_found;
+  if (!entry->config->enabled)
+    return control::FetchNow::disabled;
+  switch (scheduler_.fetch_now(name)) {
     case scheduler::Scheduler::Trigger::started:
-      once->armed = true;
-      return FetchNow::started;
+      // No other fetch of it runs until this one ends, so its next result is this fetch's.
+      if (done)
+        fetch_waits_.wait(name, std::move(done));
+      return control::FetchNow::started;
     case scheduler::Scheduler::Trigger::busy:
-      return FetchNow::busy;
+      return control::FetchNow::busy;
     case scheduler::Scheduler::Trigger::not_found:
       break;
   }
-  return FetchNow::not_found;
-}
-
-namespace {
-
-std::size_t& counter_for(TargetCounts& counts, results::State state) {
-  switch (state) {
-    case results::State::up:
-      return counts.up;
-    case results::State::down:
-      return counts.down;
-    case results::State::unknown:
-      break;
-  }
-  return counts.unknown;
-}
-
-}  // namespace
-
-TargetCounts Service::count_targets() const {
-  if (!counts_)
-    counts_ = walk_counts();
-  TargetCounts counts = *counts_;
-  counts.runtime = runtime_.size();
-  return counts;
-}
-
-TargetCounts Service::walk_counts() const {
-  TargetCounts counts;
-  const auto count = [&counts](const config::TargetConfig& target, results::State state) {
-    ++counts.total;
-    if (target.enabled) {
-      ++counter_for(counts, state);
-    } else {
-      ++counts.disabled;
-    }
-  };
-  // Both are sorted by name: one walk side by side instead of a lookup per target.
-  auto next = active_.begin();
-  results_.for_each([&](const std::string& name, const results::TargetResults& results) {
-    for (; next != active_.end() && next->first < name; ++next)
-      count(next->second, results::State::unknown);
-    if (next != active_.end() && next->first == name) {
-      count(next->second, results.state());
-      ++next;
-    }
-  });
-  for (; next != active_.end(); ++next)
-    count(next->second, results::State::unknown);
-  return counts;
-}
-
-void Service::on_result(const std::string& name, const http::FetchResult& result) {
-  fetch_rate_.record(std::chrono::steady_clock::now());
-  const auto found = active_.find(name);
-  if (found == active_.end())
-    return;
-  auto failed = config::check_expectations(found->second.expect, result);
-  if (!result.ok()) {
-    spdlog::debug("{}: {} ({})", name, result.error().message,
-                  http::to_string(result.error().error_class));
-  }
-  auto change = results_.record(name, results::Attempt{result, failed.value_or("")});
-  if (!change)
-    return;
-  if (counts_ && found->second.enabled) {
-    --counter_for(*counts_, change->from);
-    ++counter_for(*counts_, change->to);
-  }
-  const auto line = results::format_log_line(*change);
-  if (change->to == results::State::down) {
-    spdlog::warn("{}", line);
-  } else {
-    spdlog::info("{}", line);
-  }
+  return control::FetchNow::not_found;
 }
 
 }  // namespace fetchd::service

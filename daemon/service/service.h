@@ -1,12 +1,14 @@
 #pragma once
 
-// The long-running daemon: configuration → scheduler → fetcher → results, on one event loop.
+// The long-running daemon: configuration → registry → scheduler → fetcher → registry → feed, on
+// one event loop.
 //
-// Owns the live configuration and the runtime targets (added at run time, persisted in the state
-// directory), applies a new configuration as a difference (new targets start, removed ones stop,
-// changed ones restart, unchanged ones keep their schedule and history), reloads without blocking
-// the loop (files are read and validated on a helper thread), and logs what an operator greps for.
-// The control socket (next layer up) calls the public functions below; nothing here knows sockets.
+// Owns the live configuration and the target registry (configuration targets and runtime targets,
+// the latter persisted in the state directory), applies a new configuration as a difference (new
+// targets start, removed ones stop, changed ones restart, unchanged ones keep their schedule and
+// history), and reloads without blocking the loop (files are read, validated and compared on a
+// helper thread). Everything that observes results subscribes to feed(); the control socket
+// talks to it through control::Backend. Nothing here knows sockets.
 
 #include <chrono>
 #include <filesystem>
@@ -21,12 +23,16 @@
 
 #include "config/config.h"
 #include "config/loader.h"
+#include "control/backend.h"
 #include "dns/resolver.h"
 #include "http/fetcher.h"
-#include "results/store.h"
+#include "registry/registry.h"
+#include "results/feed.h"
 #include "scheduler/scheduler.h"
 #include "service/fetch_rate.h"
+#include "service/observers.h"
 #include "state/runtime_targets.h"
+#include "status/snapshot.h"
 
 namespace fetchd::service {
 
@@ -35,34 +41,13 @@ struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A refused request, for the control socket: a stable code and a message for people.
-struct Refusal {
-  std::string code;  // "invalid_target", "conflict", "not_found", "config_target", "io_error"
-  std::string message;
-};
+using ReloadReport = status::ReloadReport;
 
-struct ReloadReport {
-  bool ok = false;
-  std::chrono::system_clock::time_point at{};
-  std::vector<std::string> added{}, removed{}, changed{};
-  std::size_t unchanged = 0;
-  std::string errors{};  // when refused: every error, one per line
-  std::string summary() const;
-};
-
-// Targets by state, for `status`: enabled targets by their results' state, disabled ones apart
-// (total = up + down + unknown + disabled); `runtime` counts those added at run time.
-struct TargetCounts {
-  std::size_t total = 0, up = 0, down = 0, unknown = 0, disabled = 0, runtime = 0;
-};
-
-enum class FetchNow { started, busy, not_found, disabled };
-
-class Service {
+class Service final : public control::Backend {
  public:
   // `initial` is the configuration loaded (and validated) from `config_path` by the caller.
   Service(asio::io_context& loop, std::filesystem::path config_path, config::Config initial);
-  ~Service();
+  ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
@@ -73,95 +58,92 @@ class Service {
   // loop, otherwise keeps the running configuration untouched and remembers the failure. `done`
   // (optional) is called on the loop with the report. A reload asked for while one runs is run
   // once more after it.
-  void reload(std::function<void(const ReloadReport&)> done = {});
+  void reload(std::function<void(const ReloadReport&)> done) override;
+  void reload() { reload(nullptr); }
   // Told on the loop when a reload starts reading the files and when it has been applied or
   // refused, whoever asked for it (SIGHUP or the control socket): the service manager tracks both.
   void on_reload(std::function<void()> started, std::function<void(const ReloadReport&)> finished);
-  // Cancels every fetch and stops the helper thread; the loop then runs out of work.
+  // Cancels every fetch (waiters are told) and stops the helper thread; the loop then runs out of
+  // work.
   void shutdown();
 
-  // Runtime targets: a target object as in the configuration schema.
-  std::optional<Refusal> add_runtime_target(const nlohmann::json& target);
-  std::optional<Refusal> remove_runtime_target(const std::string& name);
+  // control::Backend. Runtime targets: a target object as in the configuration schema, or a URL.
+  status::Snapshot snapshot() const override;
+  void for_each_target(const std::function<void(const control::TargetView&)>& visit) const override;
+  std::optional<control::TargetView> find_target(std::string_view name) const override;
+  Expected<std::string, control::Refusal<control::AddRefused>> add_target(
+      const nlohmann::json& target) override;
+  std::optional<control::Refusal<control::RemoveRefused>> remove_target(
+      const std::string& name) override;
+  // Fetches an enabled target now, outside its schedule (Scheduler::fetch_now).
+  control::FetchNow fetch_now(const std::string& name, control::FetchDone done) override;
 
-  // Fetches an enabled target now, outside its schedule (Scheduler::fetch_now). `done` is called
-  // once on the loop after a started fetch: with its result as recorded (show's `latest`), or with
-  // nullptr when the result was dropped (the target was removed or changed meanwhile, or the daemon
-  // is stopping). Not called unless started.
-  FetchNow fetch_now(const std::string& name,
-                     std::function<void(std::shared_ptr<const results::FullResult>)> done = {});
-
-  // O(1) between changes of the target set: kept up to date on state changes, and counted again
-  // (one walk) only after targets were added, removed or changed.
-  TargetCounts count_targets() const;
-  // Completed fetches per second over the last minute.
-  double fetch_rate_per_s() const {
-    return fetch_rate_.per_second(std::chrono::steady_clock::now());
-  }
-  // The in-flight limit in effect (max_in_flight, lowered to fit the descriptor limit).
-  std::size_t max_in_flight() const {
-    return effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_);
-  }
-
-  const config::Config& config() const { return *config_; }
-  const results::ResultsStore& results() const { return results_; }
+  // Where every recorded attempt and every change of the target set is published. Subscribe
+  // before start() to see every target being added.
+  results::Feed& feed() { return feed_; }
+  const registry::Registry& registry() const { return registry_; }
   const scheduler::Scheduler& scheduler() const { return scheduler_; }
-  const config::TargetConfig* target(const std::string& name) const;
-  bool is_runtime_target(const std::string& name) const;
-  const std::optional<ReloadReport>& last_reload() const { return last_reload_; }
-  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+  const config::Config& config() const { return *config_; }
+  // O(1): kept up to date from the feed.
+  status::TargetCounts count_targets() const;
 
   // Keeps in-flight sockets safely below the descriptor limit (RLIMIT_NOFILE soft, raised to the
   // hard limit at start).
   static std::size_t effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit);
 
  private:
+  using TargetList = std::vector<std::shared_ptr<const config::TargetConfig>>;
   struct RuntimeTarget {
     nlohmann::json json;  // as the operator sent it: re-read against each day's defaults
-    config::TargetConfig parsed;
+    std::shared_ptr<const config::TargetConfig> parsed;
+  };
+  struct Put {
+    std::shared_ptr<const config::TargetConfig> target;
+    nlohmann::json runtime_document;  // null for a configuration target
+    registry::Keep keep = registry::Keep::nothing;
   };
 
   // What a new configuration changes, computed off the loop (a reload of 100,000 targets compares
-  // them all) against the configuration and runtime targets in effect, so that applying it on the
-  // loop costs only the changes.
+  // them all) against the targets in effect, so that applying it on the loop costs only the
+  // changes. Unchanged targets of the new list are the objects already in effect.
   struct Plan {
-    std::shared_ptr<const config::Config> config;
+    std::shared_ptr<const config::Config> config;  // without its targets: they are in `targets`
+    std::shared_ptr<const TargetList> targets;
     std::vector<RuntimeTarget> runtime;  // re-read against the new defaults
-    bool runtime_dropped = false;       // some lost their name to the configuration, or are invalid
-    std::uint64_t runtime_version = 0;  // of the runtime targets it was computed from
-    std::vector<config::TargetConfig> added, changed;
-    std::vector<bool> changed_keeps_history;  // per changed target: the URL stayed the same
+    bool runtime_dropped = false;        // some lost their name to the configuration, or are invalid
+    std::uint64_t runtime_version = 0;   // of the runtime targets it was computed from
+    std::vector<Put> puts;               // added and changed
+    std::size_t added = 0;               // puts[0, added) are new
     std::vector<std::string> removed;
     std::size_t unchanged = 0;
   };
-  Plan plan(std::shared_ptr<const config::Config> next,
-            const std::vector<config::TargetConfig>& current_targets,
-            const std::vector<RuntimeTarget>& current_runtime,
-            const std::vector<nlohmann::json>& runtime_documents) const;
+  static Plan plan(config::Config next, const TargetList& current_targets,
+                   const std::vector<RuntimeTarget>& current_runtime,
+                   const std::vector<nlohmann::json>& runtime_documents,
+                   const std::string& state_file);
   void apply(Plan plan, ReloadReport& report);
-  std::vector<RuntimeTarget> parse_runtime_targets(const std::vector<nlohmann::json>& stored,
-                                                   const config::Config& against) const;
+  std::vector<RuntimeTarget> runtime_targets() const;
   std::vector<nlohmann::json> runtime_documents() const;
-  void start_target(const config::TargetConfig& target, results::Keep keep);
-  void on_result(const std::string& name, const http::FetchResult& result);
-  std::optional<Refusal> save_runtime_targets();
-  TargetCounts walk_counts() const;
+  void start_job(const registry::Entry& entry);
+  std::optional<std::string> save_runtime_targets(const std::vector<nlohmann::json>& documents);
+  void subscribe_observers();
   void read_and_plan();
-  void finish_reload(std::optional<Plan> planned, std::string errors);
-  scheduler::JobSpec job_for(const config::TargetConfig& target) const;
+  void finish_reload(std::optional<Plan> planned, std::string errors,
+                     std::vector<std::string> pending_restart);
 
   asio::io_context& loop_;
   std::filesystem::path config_path_;
   std::size_t descriptor_limit_;
-  // Immutable once published, so the reader thread can diff against it while the loop runs.
+  std::vector<config::TargetConfig> initial_targets_;  // until start() plans them
+  // Immutable once published, so the reader thread can plan against them while the loop runs.
   std::shared_ptr<const config::Config> config_;
-  std::map<std::string, config::TargetConfig> active_;  // every target by name, config and runtime
-  std::vector<RuntimeTarget> runtime_;
+  std::shared_ptr<const TargetList> config_targets_;
   std::uint64_t runtime_version_ = 0;  // bumped by every runtime add/remove
   state::RuntimeTargetsFile state_file_;
   dns::Resolver resolver_;
   http::Fetcher fetcher_;
-  results::ResultsStore results_;
+  results::Feed feed_;
+  registry::Registry registry_;
   scheduler::Scheduler scheduler_;
   asio::thread_pool reader_{1};  // reads and validates configuration files off the loop
   bool reload_running_ = false;
@@ -170,10 +152,12 @@ class Service {
   std::function<void()> reload_started_;
   std::function<void(const ReloadReport&)> reload_finished_;
   std::optional<ReloadReport> last_reload_;
-  // count_targets()'s figures (without `runtime`); empty after the target set changed.
-  mutable std::optional<TargetCounts> counts_;
   std::chrono::system_clock::time_point started_at_{};
+  // The service's own subscribers (observers.h), registered in subscribe_observers().
+  StateCounts counts_;
   FetchRate fetch_rate_{std::chrono::steady_clock::now()};
+  FetchWaits fetch_waits_;
+  std::vector<results::Feed::Subscription> subscriptions_;
 };
 
 }  // namespace fetchd::service

@@ -23,10 +23,13 @@ struct Observed {
 class SchedulerTest : public ::testing::Test {
  protected:
   JobSpec job(const std::string& name, const test::ScriptedServer& server,
-              std::chrono::milliseconds interval) {
+              std::chrono::milliseconds interval,
+              const std::function<void(http::Target&)>& adjust = {}) {
     auto target = http::make_target(server.url("/" + name));
     EXPECT_TRUE(target);
-    return JobSpec{name, *target, interval};
+    if (adjust)
+      adjust(*target);
+    return JobSpec{name, std::make_shared<const http::Target>(*target), interval};
   }
 
   Callbacks recording() {
@@ -156,8 +159,7 @@ TEST_F(SchedulerTest, MaxInFlightBoundsConcurrentFetches) {
 TEST_F(SchedulerTest, StoppingAJobCancelsItsFetchAtOnceAndReportsNothing) {
   test::ScriptedServer server(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
-  auto spec = job("hanging", server, 20ms);
-  spec.target.timeout = 30s;
+  auto spec = job("hanging", server, 20ms, [](http::Target& target) { target.timeout = 30s; });
   scheduler.start(spec);
   ASSERT_TRUE(test::run_until(
       io_, [&] { return server.open_connections() == 1; }, 5s));
@@ -177,8 +179,8 @@ TEST_F(SchedulerTest, RestartingAJobReplacesItsSettings) {
   scheduler.start(job("a", server, 30ms));
   ASSERT_TRUE(test::run_until(
       io_, [&] { return observed_.size() >= 1; }, 5s));
-  auto changed = job("a", server, 30ms);
-  changed.target.url.target = "/changed";
+  auto changed =
+      job("a", server, 30ms, [](http::Target& target) { target.url.target = "/changed"; });
   scheduler.start(changed);
   const auto before = observed_.size();
   ASSERT_TRUE(test::run_until(

@@ -1,6 +1,7 @@
 #include "service/service.h"
 
 #include <fstream>
+#include <map>
 
 #include <asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -41,8 +42,8 @@ class ServiceTest : public ::testing::Test {
   }
 
   std::uint64_t attempts(const Service& service, const std::string& name) {
-    const auto* results = service.results().find(name);
-    return results == nullptr ? 0 : results->totals().attempts;
+    const auto* entry = service.registry().find(name);
+    return entry == nullptr ? 0 : entry->results.totals().attempts;
   }
 
   ReloadReport reload(Service& service) {
@@ -72,8 +73,8 @@ TEST_F(ServiceTest, FetchesEveryEnabledTargetPeriodically) {
   auto service = start_service();
   ASSERT_TRUE(test::run_until(
       io_, [&] { return attempts(*service, "a") >= 3; }, 10s));
-  EXPECT_EQ(service->results().find("a")->state(), results::State::up);
-  EXPECT_TRUE(service->results().contains("off"));
+  EXPECT_EQ(service->registry().find("a")->results.state(), results::State::up);
+  EXPECT_TRUE(service->registry().contains("off"));
   EXPECT_EQ(attempts(*service, "off"), 0u);
   EXPECT_FALSE(service->scheduler().contains("off"));
   stop(service);
@@ -93,8 +94,8 @@ TEST_F(ServiceTest, CountsFollowStateChangesAndChangesOfTheTargetSet) {
                target_json("off", R"(, "enabled": false)"));
   auto service = start_service();
   const auto state_of = [&](const std::string& name) {
-    const auto* results = service->results().find(name);
-    return results == nullptr ? results::State::unknown : results->state();
+    const auto* entry = service->registry().find(name);
+    return entry == nullptr ? results::State::unknown : entry->results.state();
   };
   const auto counts_are = [&](std::size_t total, std::size_t up, std::size_t down,
                               std::size_t unknown, std::size_t disabled) {
@@ -118,12 +119,12 @@ TEST_F(ServiceTest, CountsFollowStateChangesAndChangesOfTheTargetSet) {
   ASSERT_TRUE(test::run_until(io_, [&] { return state_of("flaky") == results::State::up; }));
   counts_are(3, 1, 1, 0, 1);
 
-  ASSERT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("added"))));
+  ASSERT_TRUE(service->add_target(nlohmann::json::parse(target_json("added"))));
   counts_are(4, 1, 1, 1, 1);
   EXPECT_EQ(service->count_targets().runtime, 1u);
   ASSERT_TRUE(test::run_until(io_, [&] { return state_of("added") == results::State::up; }));
   counts_are(4, 2, 1, 0, 1);
-  ASSERT_FALSE(service->remove_runtime_target("added"));
+  ASSERT_FALSE(service->remove_target("added"));
   counts_are(3, 1, 1, 0, 1);
   EXPECT_EQ(service->count_targets().runtime, 0u);
 
@@ -141,7 +142,7 @@ TEST_F(ServiceTest, FailedExpectationMakesTheTargetDown) {
   auto service = start_service();
   ASSERT_TRUE(test::run_until(
       io_, [&] { return attempts(*service, "a") >= 1; }, 10s));
-  const auto* results = service->results().find("a");
+  const auto* results = &service->registry().find("a")->results;
   EXPECT_EQ(results->state(), results::State::down);
   ASSERT_TRUE(results->latest());
   EXPECT_NE(results->latest()->failed_expectation.find("200"), std::string::npos)
@@ -164,10 +165,10 @@ TEST_F(ServiceTest, ReloadAppliesTheDifferenceAndKeepsUnchangedHistory) {
   EXPECT_EQ(report.changed, std::vector<std::string>{"changed"});
   EXPECT_EQ(report.unchanged, 1u);
   EXPECT_GE(attempts(*service, "same"), before_same);  // history kept, not started over
-  EXPECT_FALSE(service->results().contains("gone"));
+  EXPECT_FALSE(service->registry().contains("gone"));
   EXPECT_FALSE(service->scheduler().contains("gone"));
-  EXPECT_EQ(service->target("changed")->fetch.timeout, 3s);
-  EXPECT_EQ(service->scheduler().spec("changed")->target.timeout, 3s);
+  EXPECT_EQ(service->registry().find("changed")->config->fetch.timeout, 3s);
+  EXPECT_EQ(service->scheduler().spec("changed")->target->timeout, 3s);
   ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "new") >= 1; }));
   stop(service);
 }
@@ -179,8 +180,8 @@ TEST_F(ServiceTest, InvalidReloadKeepsTheRunningConfiguration) {
   const auto report = reload(*service);
   EXPECT_FALSE(report.ok);
   EXPECT_NE(report.errors.find("fetchd.json:2:"), std::string::npos) << report.errors;
-  ASSERT_TRUE(service->last_reload());
-  EXPECT_FALSE(service->last_reload()->ok);
+  ASSERT_TRUE(service->snapshot().last_reload);
+  EXPECT_FALSE(service->snapshot().last_reload->ok);
   EXPECT_TRUE(service->scheduler().contains("a"));
   const auto before = attempts(*service, "a");
   ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "a") >= before + 2; }));
@@ -190,45 +191,143 @@ TEST_F(ServiceTest, InvalidReloadKeepsTheRunningConfiguration) {
 TEST_F(ServiceTest, RuntimeTargetsArePersistedAndSurviveARestart) {
   write_config(target_json("configured"));
   auto service = start_service();
-  EXPECT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("added"))));
-  const auto conflict =
-      service->add_runtime_target(nlohmann::json::parse(target_json("configured")));
-  ASSERT_TRUE(conflict);
-  EXPECT_EQ(conflict->code, "conflict");
-  const auto invalid =
-      service->add_runtime_target(nlohmann::json{{"name", "x"}, {"url", "ftp://x/"}});
-  ASSERT_TRUE(invalid);
-  EXPECT_EQ(invalid->code, "invalid_target");
-  const auto config_target = service->remove_runtime_target("configured");
+  EXPECT_TRUE(service->add_target(nlohmann::json::parse(target_json("added"))));
+  const auto conflict = service->add_target(nlohmann::json::parse(target_json("configured")));
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().reason, control::AddRefused::conflict);
+  const auto invalid = service->add_target(nlohmann::json{{"name", "x"}, {"url", "ftp://x/"}});
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().reason, control::AddRefused::invalid_target);
+  const auto config_target = service->remove_target("configured");
   ASSERT_TRUE(config_target);
-  EXPECT_EQ(config_target->code, "config_target");
+  EXPECT_EQ(config_target->reason, control::RemoveRefused::config_target);
   EXPECT_NE(config_target->message.find("fetchd.json"), std::string::npos);
-  EXPECT_EQ(service->remove_runtime_target("nope")->code, "not_found");
+  EXPECT_EQ(service->remove_target("nope")->reason, control::RemoveRefused::not_found);
   ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "added") >= 1; }));
   stop(service);
 
   auto restarted = start_service();
-  EXPECT_TRUE(restarted->is_runtime_target("added"));
+  EXPECT_TRUE(restarted->registry().find("added")->runtime());
   EXPECT_TRUE(restarted->scheduler().contains("added"));
-  EXPECT_FALSE(restarted->remove_runtime_target("added"));
+  EXPECT_FALSE(restarted->remove_target("added"));
   stop(restarted);
   auto again = start_service();
-  EXPECT_FALSE(again->target("added"));
+  EXPECT_FALSE(again->registry().contains("added"));
   stop(again);
 }
 
 TEST_F(ServiceTest, AConfigTargetTakingARuntimeNameWinsAndTheStateFileFollows) {
   write_config(target_json("configured"));
   auto service = start_service();
-  ASSERT_FALSE(service->add_runtime_target(nlohmann::json::parse(target_json("shared"))));
+  ASSERT_TRUE(service->add_target(nlohmann::json::parse(target_json("shared"))));
   write_config(target_json("configured") + "," + target_json("shared", R"(, "timeout": "2s")"));
   const auto report = reload(*service);
   ASSERT_TRUE(report.ok) << report.errors;
-  EXPECT_FALSE(service->is_runtime_target("shared"));
-  EXPECT_EQ(service->target("shared")->fetch.timeout, 2s);
+  EXPECT_FALSE(service->registry().find("shared")->runtime());
+  EXPECT_EQ(service->registry().find("shared")->config->fetch.timeout, 2s);
   std::ifstream state(state_dir() / "targets.json");
   const auto document = nlohmann::json::parse(state);
   EXPECT_TRUE(document["targets"].empty()) << document.dump();
+  stop(service);
+}
+
+
+TEST_F(ServiceTest, AConfigTargetTakingARuntimeNameWinsEvenWithTheSameSettings) {
+  write_config(target_json("configured"));
+  auto service = start_service();
+  ASSERT_TRUE(service->add_target(nlohmann::json::parse(target_json("shared"))));
+  write_config(target_json("configured") + "," + target_json("shared"));
+  const auto report = reload(*service);
+  ASSERT_TRUE(report.ok) << report.errors;
+  EXPECT_FALSE(service->registry().find("shared")->runtime());
+  EXPECT_EQ(service->count_targets().runtime, 0u);
+  EXPECT_EQ(service->remove_target("shared")->reason, control::RemoveRefused::config_target);
+  std::ifstream state(state_dir() / "targets.json");
+  EXPECT_TRUE(nlohmann::json::parse(state)["targets"].empty());
+  stop(service);
+}
+
+// A consumer of results is one registration on the feed: it sees every target added and every
+// attempt recorded, and one that throws changes nothing for recording or for the others.
+TEST_F(ServiceTest, FeedSubscribersSeeEveryResultAndAThrowingOneHarmsNothing) {
+  write_config(target_json("a") + "," + target_json("b"));
+  auto loaded = config::load_config(config_path());
+  ASSERT_TRUE(loaded) << loaded.error_text();
+  auto service = std::make_unique<Service>(io_, config_path(), std::move(*loaded.value));
+  std::vector<std::string> added;
+  std::map<std::string, std::uint64_t> recorded;
+  std::uint64_t thrown = 0;
+  auto throwing = service->feed().subscribe("thrower", [&](const results::Event& event) {
+    if (event.kind == results::EventKind::recorded) {
+      ++thrown;
+      throw std::runtime_error("a subscriber's bug");
+    }
+  });
+  auto counting = service->feed().subscribe("test", [&](const results::Event& event) {
+    if (event.kind == results::EventKind::added)
+      added.emplace_back(event.name);
+    if (event.kind == results::EventKind::recorded) {
+      ASSERT_TRUE(event.result);
+      ++recorded[std::string(event.name)];
+    }
+  });
+  service->start();
+  EXPECT_EQ(added, (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(test::run_until(io_, [&] { return recorded["a"] >= 3 && recorded["b"] >= 3; }, 10s));
+  // Every attempt recorded reached the later subscriber although the earlier one threw each time.
+  EXPECT_EQ(attempts(*service, "a") + attempts(*service, "b"), recorded["a"] + recorded["b"]);
+  EXPECT_EQ(service->feed().failures(), thrown);
+  EXPECT_EQ(service->registry().find("a")->results.state(), results::State::up);
+  EXPECT_EQ(service->count_targets().up, 2u);
+  throwing.reset();
+  counting.reset();
+  stop(service);
+}
+
+TEST_F(ServiceTest, AWaitedFetchGetsItsOwnResultOrNullWhenTheTargetChanges) {
+  test::ScriptedServer stalling(io_.get_executor(),
+                                test::Script{step::ReadRequest{}, step::Pause{30s}});
+  const auto targets = [&](const std::string& timeout) {
+    return R"({"name": "a", "url": ")" + server_.url("/a") +
+           R"(", "interval": "1h"}, {"name": "stalled", "url": ")" + stalling.url("/") +
+           R"(", "interval": "1h", "timeout": ")" + timeout + R"("})";
+  };
+  write_config(targets("20s"));
+  auto service = start_service();
+  std::vector<std::shared_ptr<const results::FullResult>> got;
+  const auto collect = [&](std::shared_ptr<const results::FullResult> result) {
+    got.push_back(std::move(result));
+  };
+  ASSERT_EQ(service->fetch_now("a", collect), control::FetchNow::started);
+  ASSERT_TRUE(test::run_until(io_, [&] { return !got.empty(); }, 10s));
+  ASSERT_TRUE(got[0]);
+  EXPECT_EQ(got[0], service->registry().find("a")->results.latest());
+
+  got.clear();
+  ASSERT_EQ(service->fetch_now("stalled", collect), control::FetchNow::started);
+  EXPECT_EQ(service->fetch_now("stalled", collect), control::FetchNow::busy);
+  write_config(targets("25s"));  // changed: its job restarts, the fetch in flight is dropped
+  const auto report = reload(*service);
+  EXPECT_EQ(report.changed, std::vector<std::string>{"stalled"});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], nullptr);
+  stop(service);
+}
+
+TEST_F(ServiceTest, AReloadNamesTheSettingsOnlyARestartApplies) {
+  write_config(target_json("a"));
+  auto service = start_service();
+  test::write_file(config_path(), R"({"settings": {"state_dir": ")" + state_dir().string() +
+                                      R"(", "control_socket": ")" +
+                                      (dir_.path() / "other.sock").string() +
+                                      R"(", "dns_servers": ["127.0.0.1"]}, "targets": [)" +
+                                      target_json("a") + "]}");
+  const auto report = reload(*service);
+  ASSERT_TRUE(report.ok) << report.errors;
+  EXPECT_EQ(report.pending_restart, (std::vector<std::string>{"control_socket", "dns_servers"}));
+  // In effect: the running values.
+  EXPECT_EQ(service->config().settings.control_socket, (dir_.path() / "fetchd.sock").string());
+  EXPECT_EQ(service->snapshot().last_reload->pending_restart, report.pending_restart);
   stop(service);
 }
 

@@ -1,0 +1,55 @@
+#pragma once
+
+// What the daemon reports about itself, built in one place (service::Service::snapshot()) and
+// rendered by every reader: the control socket's `status`, systemd's STATUS= line, and next the
+// metrics endpoint. Plain values: a renderer never reaches into the parts that produced them.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fetchd::status {
+
+using Clock = std::chrono::system_clock;
+
+struct ReloadReport {
+  bool ok = false;
+  Clock::time_point at{};
+  std::vector<std::string> added{}, removed{}, changed{};
+  std::size_t unchanged = 0;
+  std::string errors{};  // when refused: every error, one per line
+  // Settings the files changed that only a restart applies ("control_socket", "dns_servers"):
+  // they keep their running value until then.
+  std::vector<std::string> pending_restart{};
+  // "2 added, 0 removed, 1 changed, 7 unchanged", or "refused: <errors>".
+  std::string summary() const;
+};
+
+// Targets by state: enabled targets by their results' state, disabled ones apart (total = up +
+// down + unknown + disabled); `runtime` counts those added at run time.
+struct TargetCounts {
+  std::size_t total = 0, up = 0, down = 0, unknown = 0, disabled = 0, runtime = 0;
+  bool operator==(const TargetCounts&) const = default;
+};
+
+struct Snapshot {
+  std::string version{};
+  long pid = 0;
+  Clock::time_point started{};
+  Clock::time_point taken{};
+  std::vector<std::string> config_files{};
+  std::optional<ReloadReport> last_reload{};
+  TargetCounts targets{};
+  std::size_t in_flight = 0;
+  std::size_t max_in_flight = 0;  // in effect: max_in_flight, lowered to fit the descriptor limit
+  std::uint64_t fetches = 0;      // completed since start
+  std::uint64_t skipped = 0;      // slots skipped since start: the previous fetch still ran
+  double fetch_rate_per_s = 0;    // completed fetches per second over the last minute
+
+  std::int64_t uptime_s() const;
+};
+
+}  // namespace fetchd::status
