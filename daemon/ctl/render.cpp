@@ -321,6 +321,8 @@ std::string render_status(const json& result, const Request&, const RenderContex
     line(out, "last reload", text);
     for (const auto& error : array_of(reload, "errors"))
       out += "  " + string_value(error) + "\n";
+    if (const json& pending = array_of(reload, "pending_restart"); !pending.empty())
+      line(out, "needs restart", names_text(pending) + " (changed; the running values are kept)");
   }
   return out;
 }
@@ -453,13 +455,24 @@ std::string render_fetch(const json& result, const Request& request, const Rende
   return out;
 }
 
+namespace {
+// Settings a reload read but cannot apply: said on every reload until the daemon restarts.
+void pending_restart(std::string& out, const json& result) {
+  if (const json& pending = array_of(result, "pending_restart"); !pending.empty())
+    line(out, "  needs restart", names_text(pending) + " (changed; the running values are kept)");
+}
+}  // namespace
+
 std::string render_reload(const json& result, const Request&, const RenderContext&) {
   const json& added = array_of(result, "added");
   const json& removed = array_of(result, "removed");
   const json& changed = array_of(result, "changed");
   const std::string unchanged = integer_text(result, "unchanged");
-  if (added.empty() && removed.empty() && changed.empty())
-    return "reloaded: no changes (" + unchanged + " unchanged)\n";
+  if (added.empty() && removed.empty() && changed.empty()) {
+    std::string out = "reloaded: no changes (" + unchanged + " unchanged)\n";
+    pending_restart(out, result);
+    return out;
+  }
   std::string out = "reloaded: " + std::to_string(added.size()) + " added, " +
                     std::to_string(removed.size()) + " removed, " + std::to_string(changed.size()) +
                     " changed, " + unchanged + " unchanged\n";
@@ -469,6 +482,7 @@ std::string render_reload(const json& result, const Request&, const RenderContex
     line(out, "  removed", names_text(removed));
   if (!changed.empty())
     line(out, "  changed", names_text(changed));
+  pending_restart(out, result);
   return out;
 }
 

@@ -182,6 +182,27 @@ TEST(CtlRender, ReloadSaysWhatChanged) {
             "reloaded: no changes (4 unchanged)\n");
 }
 
+TEST(CtlRender, ReloadAndStatusNameTheSettingsThatWaitForARestart) {
+  EXPECT_EQ(render_reload({{"added", json::array()},
+                           {"removed", json::array()},
+                           {"changed", json::array()},
+                           {"unchanged", 4},
+                           {"pending_restart", {"control_socket", "dns_servers"}}},
+                          {}, at_fixed_now()),
+            "reloaded: no changes (4 unchanged)\n"
+            "  needs restart control_socket, dns_servers (changed; the running values are kept)\n");
+  json status = {{"last_reload",
+                  {{"ok", true},
+                   {"at", "2024-05-01T11:58:00.000Z"},
+                   {"summary", "0 added, 0 removed, 0 changed, 4 unchanged"},
+                   {"errors", json::array()},
+                   {"pending_restart", {"state_dir"}}}}};
+  EXPECT_NE(render_status(status, {}, at_fixed_now())
+                .find("needs restart state_dir (changed; the running values are kept)\n"),
+            std::string::npos)
+      << render_status(status, {}, at_fixed_now());
+}
+
 TEST(CtlRender, VersionCommandsAddRemove) {
   EXPECT_EQ(render_version({{"version", "0.1.0"}, {"protocol", 1}}, {}, at_fixed_now()),
             "fetchctl 0.1.0\nfetchd   0.1.0 (control protocol 1)\n");
