@@ -351,6 +351,11 @@ void ResponseParser::on_head_end() {
   }
 
   // Transfer-Encoding overrides Content-Length (RFC 9112 6.3 item 3).
+  if (!frame_by_transfer_encoding())
+    frame_by_content_length();
+}
+
+bool ResponseParser::frame_by_transfer_encoding() {
   bool has_transfer_encoding = false;
   bool final_chunked = false;
   for (const auto& header : response_.headers) {
@@ -374,15 +379,17 @@ void ResponseParser::on_head_end() {
       return true;
     });
     if (!ok)
-      return;
+      return true;
   }
-  if (has_transfer_encoding) {
-    // A response whose final coding is not chunked is delimited by the connection closing
-    // (RFC 9112 6.3 item 4); an error would lose responses that are merely compressed.
-    state_ = final_chunked ? State::chunk_size_line : State::body_until_close;
-    return;
-  }
+  if (!has_transfer_encoding)
+    return false;
+  // A response whose final coding is not chunked is delimited by the connection closing
+  // (RFC 9112 6.3 item 4); an error would lose responses that are merely compressed.
+  state_ = final_chunked ? State::chunk_size_line : State::body_until_close;
+  return true;
+}
 
+void ResponseParser::frame_by_content_length() {
   bool has_content_length = false;
   std::uint64_t length = 0;
   for (const auto& header : response_.headers) {

@@ -97,6 +97,9 @@ class ResponseParser {
   void on_status_line(std::string_view line);
   void add_field(std::string_view line, Headers& fields);
   void on_head_end();
+  // The body's framing, from Transfer-Encoding (false when there is none) or Content-Length.
+  bool frame_by_transfer_encoding();
+  void frame_by_content_length();
   void on_chunk_size_line(std::string_view line);
   bool add_body(const char* data, std::size_t size);
 
