@@ -26,7 +26,7 @@ $(SANITIZE)/build.ninja:
 	cmake -S . -B $(SANITIZE) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFETCHD_WERROR=ON -DFETCHD_SANITIZE=ON
 
 build: deps $(RELEASE)/build.ninja
-	ninja -C $(RELEASE) -j$(JOBS) fetchd
+	ninja -C $(RELEASE) -j$(JOBS) fetchd fetchctl
 
 run: build
 	$(RELEASE)/fetchd $(RUN_ARGS)
