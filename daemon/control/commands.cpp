@@ -64,12 +64,20 @@ void add_source(json& reply, const TargetView& target) {
   reply["file"] = target.runtime ? json(nullptr) : json(target.config.source_file);
 }
 
+// Settings only a restart applies, when a reload read any: absent otherwise, so the reply stays
+// as it was for clients that predate it.
+void add_pending_restart(json& reply, const status::ReloadReport& report) {
+  if (!report.pending_restart.empty())
+    reply["pending_restart"] = report.pending_restart;
+}
+
 json last_reload_json(const status::ReloadReport& report) {
-  return {{"ok", report.ok},
-          {"at", http::format_utc(report.at)},
-          {"summary", report.ok ? report.summary() : "refused"},
-          {"errors", lines_of(report.errors)},
-          {"pending_restart", report.pending_restart}};
+  json reply = {{"ok", report.ok},
+                {"at", http::format_utc(report.at)},
+                {"summary", report.ok ? report.summary() : "refused"},
+                {"errors", lines_of(report.errors)}};
+  add_pending_restart(reply, report);
+  return reply;
 }
 
 json status_json(const status::Snapshot& snapshot) {
@@ -283,11 +291,12 @@ void reload(const json&, Context& context, Respond respond) {
                                    "the configuration is invalid; the running one is kept",
                                    lines_of(report.errors)));
     }
-    respond(Outcome::ok({{"added", report.added},
-                         {"removed", report.removed},
-                         {"changed", report.changed},
-                         {"unchanged", report.unchanged},
-                         {"pending_restart", report.pending_restart}}));
+    json reply = {{"added", report.added},
+                  {"removed", report.removed},
+                  {"changed", report.changed},
+                  {"unchanged", report.unchanged}};
+    add_pending_restart(reply, report);
+    respond(Outcome::ok(std::move(reply)));
   });
 }
 

@@ -169,6 +169,7 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
                             const std::vector<nlohmann::json>& runtime_documents,
                             const std::string& state_file) {
   Plan plan;
+  std::vector<RuntimeTarget> reread;  // the runtime targets, against the new defaults
   std::unordered_set<std::string_view> config_names;
   config_names.reserve(next.targets.size());
   for (const auto& target : next.targets)
@@ -184,11 +185,11 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
           "dropping the runtime one",
           target->name);
     } else {
-      plan.runtime.push_back(
+      reread.push_back(
           {json, std::make_shared<const config::TargetConfig>(std::move(target).value())});
     }
   }
-  plan.runtime_dropped = plan.runtime.size() != runtime_documents.size();
+  plan.runtime_dropped = reread.size() != runtime_documents.size();
 
   struct InEffect {
     const std::shared_ptr<const config::TargetConfig>* target;
@@ -202,12 +203,12 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
     current.emplace(runtime.parsed->name, InEffect{&runtime.parsed, true});
 
   std::unordered_set<std::string_view> wanted;
-  wanted.reserve(next.targets.size() + plan.runtime.size());
+  wanted.reserve(next.targets.size() + reread.size());
   std::vector<Put> changed;
-  // Returns the object to keep in effect: the one already running when nothing changed.
+  // Returns the object to keep in effect: the one already running when nothing changed. `wanted`
+  // views the names of the objects kept (in the new list), which outlive the plan.
   const auto compare = [&](std::shared_ptr<const config::TargetConfig> target,
                            const nlohmann::json& runtime_document) {
-    wanted.insert(target->name);
     const auto found = current.find(target->name);
     if (found == current.end()) {
       plan.puts.push_back({target, runtime_document, registry::Keep::nothing});
@@ -229,11 +230,15 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
   };
   auto targets = std::make_shared<TargetList>();
   targets->reserve(next.targets.size());
-  for (auto& target : next.targets)
+  for (auto& target : next.targets) {
     targets->push_back(
         compare(std::make_shared<const config::TargetConfig>(std::move(target)), nullptr));
-  for (auto& runtime : plan.runtime)
-    runtime.parsed = compare(runtime.parsed, runtime.json);
+    wanted.insert(targets->back()->name);
+  }
+  for (auto& target : reread) {
+    target.parsed = compare(target.parsed, target.json);
+    wanted.insert(target.parsed->name);
+  }
   plan.added = plan.puts.size();
   std::move(changed.begin(), changed.end(), std::back_inserter(plan.puts));
   for (const auto& [name, target] : current) {

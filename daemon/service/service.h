@@ -109,11 +109,10 @@ class Service final : public control::Backend {
   struct Plan {
     std::shared_ptr<const config::Config> config;  // without its targets: they are in `targets`
     std::shared_ptr<const TargetList> targets;
-    std::vector<RuntimeTarget> runtime;  // re-read against the new defaults
-    bool runtime_dropped = false;        // some lost their name to the configuration, or are invalid
-    std::uint64_t runtime_version = 0;   // of the runtime targets it was computed from
-    std::vector<Put> puts;               // added and changed
-    std::size_t added = 0;               // puts[0, added) are new
+    bool runtime_dropped = false;       // some lost their name to the configuration, or are invalid
+    std::uint64_t runtime_version = 0;  // of the runtime targets it was computed from
+    std::vector<Put> puts;              // added and changed
+    std::size_t added = 0;              // puts[0, added) are new
     std::vector<std::string> removed;
     std::size_t unchanged = 0;
   };
