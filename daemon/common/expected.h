@@ -29,6 +29,8 @@ class Expected {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
+  T value_or(T fallback) const& { return has_value() ? value() : std::move(fallback); }
+
   const Error& error() const { return std::get<1>(state_); }
 
  private:
