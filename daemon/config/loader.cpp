@@ -82,9 +82,9 @@ void check_unique_names(const std::vector<TargetConfig>& targets,
     if (inserted)
       continue;
     const TargetConfig& first = targets[it->second];
-    errors.push_back({target.source_file, target.pointer, 0, 0,
+    errors.push_back({target.source_file, target.source_pointer, 0, 0,
                       "duplicate target name " + quote(target.name) + ", first defined in " +
-                          first.source_file + " at " + first.pointer});
+                          first.source_file + " at " + first.source_pointer});
   }
 }
 

@@ -318,7 +318,7 @@ std::optional<TargetConfig> read_target_entry(Checker& check, const json& value,
   target.name.clear();
   target.fetch.url = {};
   target.source_file = check.file();
-  target.pointer = pointer;
+  target.source_pointer = pointer;
   bool named = false;
   if (!read_entry_members(check, value, pointer, target, named))
     return std::nullopt;

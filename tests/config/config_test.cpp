@@ -40,7 +40,7 @@ TEST(Config, SameSettingsTellsChangedFromUnchanged) {
   const TargetConfig a = target_from(base);
   TargetConfig moved = a;
   moved.source_file = "conf.d/other.json";
-  moved.pointer = "/targets/9";
+  moved.source_pointer = "/targets/9";
   EXPECT_TRUE(same_settings(a, a));
   EXPECT_TRUE(same_settings(a, moved));
   EXPECT_TRUE(same_settings(a, target_from(base)));
