@@ -16,7 +16,7 @@ struct Error {
 template <class T, class E = Error>
 class Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Expected(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Expected(E error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const { return state_.index() == 0; }
@@ -29,6 +29,8 @@ class Expected {
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
+
+  T value_or(T fallback) const& { return has_value() ? value() : std::move(fallback); }
 
   const E& error() const { return std::get<1>(state_); }
 

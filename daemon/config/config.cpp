@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/plural.h"
+#include "common/quote.h"
 #include "config/duration.h"
 #include "http/fetch_json.h"
 
@@ -13,12 +15,6 @@ namespace fetchd::config {
 namespace {
 
 using nlohmann::json;
-
-// A value quoted as a JSON string: control characters escaped, invalid UTF-8 replaced, so a
-// response's bytes cannot forge a log line.
-std::string quote(std::string_view text) {
-  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string describe(const StatusRange& range) {
   if (range.low == range.high)
@@ -133,8 +129,7 @@ std::optional<std::string> check_expectations(const Expectations& expect,
                                std::to_string(*expect.min_cert_days);
       if (not_after <= result.started)
         return "certificate expired" + when;
-      return "certificate expires in " + std::to_string(left) + (left == 1 ? " day" : " days") +
-             when;
+      return "certificate expires in " + plural(left, "day") + when;
     }
   }
   return std::nullopt;

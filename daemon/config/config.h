@@ -87,14 +87,15 @@ struct TargetConfig {
   int down_after = 1;  // consecutive failures before the target is DOWN
   int up_after = 1;    // consecutive successes before it is UP again
   Expectations expect{};
-  // Where it was defined, for messages: "conf.d/10-api.json" and "/targets/2", or the source given
-  // to parse_target ("runtime"). Not part of the target's settings.
+  // Where it was defined: the file as named to the loader ("conf.d/10-api.json") and the JSON
+  // pointer of the target within it ("/targets/2"); for a target from parse_target, its source
+  // ("runtime", the state file) and "". Not part of the target's settings.
   std::string source_file{};
-  std::string pointer{};
+  std::string source_pointer{};
 };
 
 // Equal in everything that affects fetching, scheduling and judging results; source_file and
-// pointer are ignored (a target moved to another file is unchanged).
+// source_pointer are ignored (a target moved to another file, or within one, is unchanged).
 bool same_settings(const TargetConfig& a, const TargetConfig& b);
 
 // The fields of http::Target, compared one by one (http::Target has no operator==).

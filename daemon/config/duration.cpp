@@ -93,4 +93,30 @@ std::string format_duration(std::chrono::milliseconds duration) {
   return out;
 }
 
+std::string format_for_people(std::chrono::microseconds duration, Precision precision) {
+  using std::chrono::duration_cast;
+  if (duration < std::chrono::seconds(1)) {
+    if (precision == Precision::seconds)
+      return "0s";
+    if (duration < std::chrono::milliseconds(1))
+      return "0ms";
+    return std::to_string(duration_cast<std::chrono::milliseconds>(duration).count()) + "ms";
+  }
+  const auto total_seconds = duration_cast<std::chrono::seconds>(duration).count();
+  const auto two_units = [](std::int64_t high, char high_unit, std::int64_t low, char low_unit) {
+    std::string text = std::to_string(high) + high_unit;
+    if (low != 0)
+      text += std::to_string(low) + low_unit;
+    return text;
+  };
+  constexpr std::int64_t kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
+  if (total_seconds < kMinute)
+    return std::to_string(total_seconds) + "s";
+  if (total_seconds < kHour)
+    return two_units(total_seconds / kMinute, 'm', total_seconds % kMinute, 's');
+  if (total_seconds < kDay)
+    return two_units(total_seconds / kHour, 'h', total_seconds % kHour / kMinute, 'm');
+  return two_units(total_seconds / kDay, 'd', total_seconds % kDay / kHour, 'h');
+}
+
 }  // namespace fetchd::config

@@ -19,4 +19,14 @@ Expected<std::chrono::milliseconds> parse_duration(std::string_view text);
 // The shortest form parse_duration reads back to the same value: "250ms", "1m30s", "0s".
 std::string format_duration(std::chrono::milliseconds duration);
 
+// The finest unit format_for_people shows.
+enum class Precision { milliseconds, seconds };
+
+// Durations for people, in at most two units from the largest, rounded down: "850ms", "45s",
+// "5m2s", "2h13m", "3d4h"; a zero second unit is left off ("5m", "2h"). Below the precision's
+// unit, and negative (a clock step), it reads as zero of it: "0ms", "0s". Unlike format_duration,
+// not meant to be read back.
+std::string format_for_people(std::chrono::microseconds duration,
+                              Precision precision = Precision::milliseconds);
+
 }  // namespace fetchd::config

@@ -75,15 +75,15 @@ Checked<Config> load_documents(const std::vector<Document>& documents);
 
 // One target, as a runtime `add` sends it (a URL string or an object, exactly as in `targets`),
 // checked by the same code against the configuration's merged defaults. `source` becomes the
-// target's source_file. The error message is every problem as "pointer: message", "; "-separated,
-// pointers relative to the object ("/interval: expected a duration like \"30s\", found 5"; a
-// problem with the whole object has no pointer part).
+// target's source_file, and its source_pointer is "". The error message is every problem as
+// "pointer: message", "; "-separated, pointers relative to the object ("/interval: expected a
+// duration like \"30s\", found 5"; a problem with the whole object has no pointer part).
 Expected<TargetConfig> parse_target(const nlohmann::json& value, const Defaults& defaults,
                                     std::string source);
 
 // The same with the errors as values: `source` is their file, `pointer` prefixes their pointers
-// (a request's "/target", or "/targets/3" of a state file). Errors carry no line: the caller has
-// no text.
+// (a request's "/target", or "/targets/3" of a state file) and is the target's source_pointer.
+// Errors carry no line: the caller has no text.
 Checked<TargetConfig> check_target(const nlohmann::json& value, const Defaults& defaults,
                                    const std::string& source, const std::string& pointer = "");
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "config/duration.h"
+
 namespace fetchd::ctl {
 
 using std::chrono::system_clock;
@@ -20,31 +22,16 @@ std::string format_latency(std::int64_t micros) {
   return text;
 }
 
-std::string format_seconds(std::int64_t seconds) {
-  // Two units at most, the second left out when zero: "42s", "5m12s", "1h", "2d3h".
-  auto two = [](std::int64_t big, std::string_view big_unit, std::int64_t small,
-                std::string_view small_unit) {
-    std::string text = std::to_string(big) + std::string(big_unit);
-    if (small != 0)
-      text += std::to_string(small) + std::string(small_unit);
-    return text;
-  };
-  if (seconds < 60)
-    return std::to_string(seconds) + "s";
-  if (seconds < 3600)
-    return two(seconds / 60, "m", seconds % 60, "s");
-  if (seconds < 86400)
-    return two(seconds / 3600, "h", seconds % 3600 / 60, "m");
-  return two(seconds / 86400, "d", seconds % 86400 / 3600, "h");
-}
-
 std::string format_relative(system_clock::time_point then, system_clock::time_point now) {
-  const auto difference = std::chrono::duration_cast<std::chrono::seconds>(now - then).count();
-  if (difference < 0)
-    return "in " + format_seconds(-difference);
-  if (difference == 0)
+  const auto difference = std::chrono::duration_cast<std::chrono::seconds>(now - then);
+  const auto text = [](std::chrono::seconds seconds) {
+    return config::format_for_people(seconds, config::Precision::seconds);
+  };
+  if (difference.count() < 0)
+    return "in " + text(-difference);
+  if (difference.count() == 0)
     return "just now";
-  return format_seconds(difference) + " ago";
+  return text(difference) + " ago";
 }
 
 std::optional<system_clock::time_point> parse_time(std::string_view text) {

@@ -15,9 +15,8 @@ inline constexpr std::string_view kColourReset = "\033[0m";
 
 // "0.43ms", "12.3ms", "1.25s".
 std::string format_latency(std::int64_t micros);
-// Seconds in at most two units: "42s", "5m12s", "1h", "2d3h".
-std::string format_seconds(std::int64_t seconds);
-// "just now", "12s ago", "5m12s ago", "1h ago", "2d3h ago"; "in 3s" for a time ahead of `now`.
+// "just now", "12s ago", "5m12s ago", "1h ago", "2d3h ago"; "in 3s" for a time ahead of `now`
+// (config::format_for_people in whole seconds).
 std::string format_relative(std::chrono::system_clock::time_point then,
                             std::chrono::system_clock::time_point now);
 // The daemon's RFC 3339 UTC times: "2026-11-25T14:15:48.123Z" (fraction optional).

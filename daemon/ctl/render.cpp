@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "common/plural.h"
 #include "common/version.h"
+#include "config/duration.h"
 #include "ctl/format.h"
 
 namespace fetchd::ctl {
@@ -115,10 +117,6 @@ void line(std::string& out, std::string_view label, std::string_view value) {
   out += '\n';
 }
 
-std::string plural(std::int64_t count, std::string_view one, std::string_view many) {
-  return std::to_string(count) + " " + std::string(count == 1 ? one : many);
-}
-
 std::string_view state_colour(std::string_view state) {
   if (state == "up")
     return kGreen;
@@ -186,7 +184,7 @@ void full_result(std::string& out, const json& full) {
   if (const auto body = integer_of(fetch, "body_bytes")) {
     const json* truncated = field(fetch, "body_truncated");
     line(out, "body",
-         plural(*body, "byte", "bytes") +
+         plural(*body, "byte") +
              (truncated != nullptr && *truncated == true ? " (truncated: limit reached)" : ""));
   }
   const json& tls = object_of(fetch, "tls");
@@ -276,7 +274,8 @@ std::string render_status(const json& result, const Request&, const RenderContex
   std::string first =
       "fetchd " + text_of(result, "version") + ", pid " + integer_text(result, "pid");
   if (const auto uptime = integer_of(result, "uptime_s"))
-    first += ", up " + format_seconds(*uptime);
+    first += ", up " +
+             config::format_for_people(std::chrono::seconds(*uptime), config::Precision::seconds);
   if (const auto started = string_of(result, "started"))
     first += " (since " + *started + ")";
   out += first + "\n";
@@ -402,7 +401,7 @@ std::string render_show(const json& result, const Request&, const RenderContext&
     line(out, "latency",
          "min " + latency_of(latency, "min") + "  p50 " + latency_of(latency, "p50") + "  p95 " +
              latency_of(latency, "p95") + "  max " + latency_of(latency, "max") + "  (" +
-             plural(integer_of(latency, "samples").value_or(0), "sample", "samples") + ")");
+             plural(integer_of(latency, "samples").value_or(0), "sample") + ")");
   }
 
   const json& recent = array_of(result, "recent");

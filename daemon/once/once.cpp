@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "config/duration.h"
 #include "dns/resolver.h"
 #include "http/fetch_json.h"
 #include "http/fetcher.h"
@@ -22,21 +23,22 @@ struct Options {
   dns::ResolverOptions resolver;
 };
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
-    ++digits;
-  if (digits == 0 || digits > 9)
-    return std::nullopt;
-  const long value = std::stol(std::string(text.substr(0, digits)));
-  const auto unit = text.substr(digits);
-  if (unit == "ms")
-    return std::chrono::milliseconds(value);
-  if (unit == "s" || unit.empty())
-    return std::chrono::seconds(value);
-  if (unit == "m")
-    return std::chrono::minutes(value);
-  return std::nullopt;
+// The --timeout value, in the configuration's syntax; an error message, or empty on success.
+std::string read_timeout(const std::optional<std::string>& text, http::Target& target) {
+  if (!text)
+    return "--timeout needs a duration like 500ms, 10s";
+  // fetchd(8) documents a number alone as seconds, so scripts may pass one.
+  const bool seconds_only =
+      !text->empty() && text->find_first_not_of("0123456789") == std::string::npos;
+  const auto duration = config::parse_duration(seconds_only ? *text + "s" : *text);
+  if (!duration) {
+    return "--timeout: expected a duration like \"10s\", found \"" + *text +
+           "\": " + duration.error().message;
+  }
+  if (duration->count() == 0)
+    return "--timeout must be more than 0s";
+  target.timeout = *duration;
+  return {};
 }
 
 // Returns an error message, or empty on success.
@@ -61,11 +63,8 @@ std::string parse_args(const std::vector<std::string>& args, Options& options) {
     } else if (arg == "-6") {
       defaults.family = http::AddressFamily::ipv6;
     } else if (arg == "--timeout") {
-      const auto text = value();
-      const auto duration = text ? parse_duration(*text) : std::nullopt;
-      if (!duration || duration->count() <= 0)
-        return "--timeout needs a duration like 500ms, 10s";
-      defaults.timeout = *duration;
+      if (auto error = read_timeout(value(), defaults); !error.empty())
+        return error;
     } else if (arg == "--cacert") {
       const auto text = value();
       if (!text)

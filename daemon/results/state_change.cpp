@@ -1,5 +1,8 @@
 #include "results/state_change.h"
 
+#include "common/plural.h"
+#include "config/duration.h"
+
 namespace fetchd::results {
 
 namespace {
@@ -17,11 +20,9 @@ std::string_view upper(State state) {
 }
 
 std::string count_of(std::uint32_t count, State kind) {
-  const bool successes = kind == State::up;
-  std::string text = std::to_string(count);
-  if (count == 1)
-    return text + (successes ? " success" : " failure");
-  return text + (successes ? " successes" : " failures");
+  if (kind == State::up)
+    return plural(count, "success", "successes");
+  return plural(count, "failure");
 }
 
 }  // namespace
@@ -46,29 +47,6 @@ std::optional<State> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
-std::string format_duration(std::chrono::microseconds duration) {
-  using namespace std::chrono;
-  if (duration < milliseconds(1))
-    return "0ms";
-  if (duration < seconds(1))
-    return std::to_string(duration_cast<milliseconds>(duration).count()) + "ms";
-  const auto total_seconds = duration_cast<seconds>(duration).count();
-  const auto pair = [](long long high, char high_unit, long long low, char low_unit) {
-    std::string text = std::to_string(high) + high_unit;
-    if (low != 0)
-      text += std::to_string(low) + low_unit;
-    return text;
-  };
-  constexpr long long kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
-  if (total_seconds < kMinute)
-    return std::to_string(total_seconds) + "s";
-  if (total_seconds < kHour)
-    return pair(total_seconds / kMinute, 'm', total_seconds % kMinute, 's');
-  if (total_seconds < kDay)
-    return pair(total_seconds / kHour, 'h', total_seconds % kHour / kMinute, 'm');
-  return pair(total_seconds / kDay, 'd', total_seconds % kDay / kHour, 'h');
-}
-
 std::string format_log_line(const StateChange& change) {
   std::string line = change.name;
   line += " is ";
@@ -89,7 +67,7 @@ std::string format_log_line(const StateChange& change) {
   line += "; was ";
   line += upper(change.from);
   line += " for ";
-  line += format_duration(change.previous_state_lasted);
+  line += config::format_for_people(change.previous_state_lasted);
   return line;
 }
 

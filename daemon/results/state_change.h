@@ -31,10 +31,6 @@ struct StateChange {
   std::chrono::microseconds previous_state_lasted{0};  // `from` began -> `at`
 };
 
-// Durations for people: "850ms", "45s", "5m2s", "2h13m", "3d4h"; a zero lower unit is left off
-// ("5m", "2h"); below a millisecond "0ms"; negative (a clock step) counts as zero.
-std::string format_duration(std::chrono::microseconds duration);
-
 // The operator's log line, one fixed shape so that it can be grepped:
 //   <name> is DOWN: <reason>[ (<n> failures in a row)][ after <m> successes]; was <FROM> for <d>
 //   <name> is UP[ again]: <reason>[ (<n> successes in a row)][ after <m> failures]; was <FROM> for

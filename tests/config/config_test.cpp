@@ -3,13 +3,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <set>
+#include <span>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "config/expectations.h"
 #include "config/loader.h"
+#include "config/settings.h"
+#include "config/targets.h"
 #include "support/temp_dir.h"
 
 namespace fetchd::config {
@@ -33,7 +40,7 @@ TEST(Config, SameSettingsTellsChangedFromUnchanged) {
   const TargetConfig a = target_from(base);
   TargetConfig moved = a;
   moved.source_file = "conf.d/other.json";
-  moved.pointer = "/targets/9";
+  moved.source_pointer = "/targets/9";
   EXPECT_TRUE(same_settings(a, a));
   EXPECT_TRUE(same_settings(a, moved));
   EXPECT_TRUE(same_settings(a, target_from(base)));
@@ -260,6 +267,36 @@ TEST(ConfigSchema, SchemaAndLoaderAgree) {
         << c.document << "\n"
         << (schema_error == rejected->end() ? "schema accepts it" : schema_error->second);
   }
+}
+
+// The schema is the other list of the accepted keys: each object's properties are its key table's
+// names, so neither can gain a key the other lacks.
+template <class Value>
+std::set<std::string> names_of(std::span<const KeyRule<Value>> rules) {
+  std::set<std::string> names{"_comment"};  // every object takes one
+  for (const auto& rule : rules) {
+    EXPECT_FALSE(rule.doc.empty()) << rule.name;
+    names.emplace(rule.name);
+  }
+  return names;
+}
+
+std::set<std::string> properties_of(const json& definition) {
+  std::set<std::string> names;
+  for (const auto& [name, property] : definition.at("properties").items())
+    names.insert(name);
+  return names;
+}
+
+TEST(ConfigSchema, PropertiesAreTheLoadersKeys) {
+  const json schema = json::parse(std::ifstream(kSchema));
+  const json& defs = schema.at("$defs");
+  EXPECT_EQ(properties_of(defs.at("settings")), names_of(settings_keys()));
+  EXPECT_EQ(properties_of(defs.at("expect")), names_of(expectation_keys()));
+  EXPECT_EQ(properties_of(defs.at("tls")), names_of(tls_keys()));
+  std::set<std::string> target = properties_of(defs.at("targetSettings"));
+  target.merge(properties_of(defs.at("target")));
+  EXPECT_EQ(target, names_of(target_keys()));
 }
 
 }  // namespace

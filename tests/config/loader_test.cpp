@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include <utility>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -376,7 +378,7 @@ TEST(Loader, ReadsEveryTargetOption) {
   EXPECT_EQ(t.expect.max_latency, milliseconds(750));
   EXPECT_EQ(t.expect.min_cert_days, 21);
   EXPECT_EQ(t.source_file, "fetchd.json");
-  EXPECT_EQ(t.pointer, "/targets/0");
+  EXPECT_EQ(t.source_pointer, "/targets/0");
 }
 
 TEST(Loader, UrlStringTargetsTakeTheDefaults) {
@@ -464,6 +466,25 @@ TEST(Loader, DropInsOverrideSettingsAndDefaultsAndAddTargets) {
   EXPECT_EQ(config.defaults.target.interval, std::chrono::seconds(20));
   EXPECT_EQ(config.files,
             (std::vector<std::string>{"fetchd.json", "conf.d/10-a.json", "conf.d/20-b.json"}));
+}
+
+TEST(Loader, TargetsKnowTheirFileAndPointer) {
+  auto loaded = load_documents({
+      {"fetchd.json", R"({"targets": ["http://a.test/", {"url": "http://b.test/"}]})"},
+      {"conf.d/10-a.json", R"({"targets": [{"name": "c", "url": "http://c.test/"},
+                                           "http://d.test/"]})"},
+  });
+  ASSERT_TRUE(loaded) << loaded.error_text();
+  const auto& targets = loaded.value->targets;
+  ASSERT_EQ(targets.size(), 4u);
+  const std::pair<std::string, std::string> expected[] = {{"fetchd.json", "/targets/0"},
+                                                          {"fetchd.json", "/targets/1"},
+                                                          {"conf.d/10-a.json", "/targets/0"},
+                                                          {"conf.d/10-a.json", "/targets/1"}};
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_EQ(targets[i].source_file, expected[i].first) << targets[i].name;
+    EXPECT_EQ(targets[i].source_pointer, expected[i].second) << targets[i].name;
+  }
 }
 
 TEST(Loader, ErrorsFromSeveralFilesAreAllReported) {
@@ -555,7 +576,7 @@ TEST(LoaderTarget, ParsesARuntimeTargetWithTheConfigDefaults) {
   EXPECT_EQ(target->interval, std::chrono::seconds(5));
   EXPECT_EQ(target->labels.at("team"), "core");
   EXPECT_EQ(target->source_file, "runtime");
-  EXPECT_EQ(target->pointer, "");
+  EXPECT_EQ(target->source_pointer, "");
 
   auto from_url = parse_target(json("http://www.douban.com/"), config.value->defaults, "runtime");
   ASSERT_TRUE(from_url) << from_url.error().message;

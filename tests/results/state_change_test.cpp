@@ -7,35 +7,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(ResultsLogLine, FormatsDurationsForPeople) {
-  const struct {
-    std::chrono::microseconds duration;
-    const char* text;
-  } cases[] = {
-      {-5s, "0ms"},
-      {0us, "0ms"},
-      {999us, "0ms"},
-      {1ms, "1ms"},
-      {850ms, "850ms"},
-      {999999us, "999ms"},
-      {1s, "1s"},
-      {45s, "45s"},
-      {59999ms, "59s"},
-      {60s, "1m"},
-      {5min + 2s, "5m2s"},
-      {59min + 59s, "59m59s"},
-      {1h, "1h"},
-      {2h + 13min, "2h13m"},
-      {2h + 13min + 59s, "2h13m"},
-      {23h + 59min, "23h59m"},
-      {24h, "1d"},
-      {76h, "3d4h"},
-      {24h * 400, "400d"},
-  };
-  for (const auto& c : cases)
-    EXPECT_EQ(format_duration(c.duration), c.text) << c.duration.count() << "us";
-}
-
 TEST(ResultsLogLine, Down) {
   StateChange change;
   change.name = "api.example";

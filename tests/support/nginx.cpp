@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
-#include <fstream>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "common/read_file.h"
 #include "support/test_pki.h"
 
 namespace fetchd::test {
@@ -34,13 +34,6 @@ constexpr int kStartAttempts = 3;
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
 }
 
 // A path as an nginx config string. Characters nginx would interpret are refused rather than
@@ -178,7 +171,7 @@ NginxServer::NginxServer() {
       return;
     }
     terminate();
-    const std::string log = read_file(prefix / "error.log");
+    const std::string log = read_file(prefix / "error.log").value_or("");
     if (attempt == kStartAttempts || log.find("Address already in use") == std::string::npos) {
       throw std::runtime_error("nginx did not start (attempt " + std::to_string(attempt) +
                                "); error.log:\n" + log);
@@ -267,7 +260,7 @@ bool NginxServer::start_once() {
     if (wait_for_exit(master_fd_, kPollInterval)) {
       return false;
     }
-    if (read_file(prefix / "nginx.pid") == std::to_string(master_) + "\n" &&
+    if (read_file(prefix / "nginx.pid").value_or("") == std::to_string(master_) + "\n" &&
         accepts_connections(http_port_) && accepts_connections(https_port_)) {
       return true;
     }

@@ -5,10 +5,8 @@
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <spawn.h>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <sys/wait.h>
@@ -16,6 +14,7 @@
 #include <time.h>
 #include <vector>
 
+#include "common/read_file.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -74,13 +73,6 @@ authorityKeyIdentifier = keyid
 subjectAltName = DNS:other.test
 )";
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
 // Runs `openssl args...` in `dir` (argv, no shell, so nothing needs quoting); throws with the
 // command line and its output unless it exits 0.
 void openssl(const fs::path& dir, std::initializer_list<std::string> args) {
@@ -118,7 +110,7 @@ void openssl(const fs::path& dir, std::initializer_list<std::string> args) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("test PKI: `" + command_line + "` failed (status " +
-                             std::to_string(status) + "):\n" + read_file(log));
+                             std::to_string(status) + "):\n" + read_file(log).value_or(""));
   }
 }
 
@@ -167,8 +159,8 @@ TestPki::Leaf make_leaf(const fs::path& dir, const std::string& name, const std:
   openssl(dir, {"ca", "-config", "pki.cnf", "-batch", "-notext", "-cert", ca + ".pem", "-keyfile",
                 ca + ".key", "-extensions", extensions, "-startdate", asn1_time(start), "-enddate",
                 asn1_time(end), "-in", name + ".csr", "-out", name + ".pem"});
-  write_file(dir / (name + "-chain.pem"),
-             read_file(dir / (name + ".pem")) + read_file(dir / (ca + ".pem")));
+  write_file(dir / (name + "-chain.pem"), read_file(dir / (name + ".pem")).value_or("") +
+                                              read_file(dir / (ca + ".pem")).value_or(""));
   return {(dir / (name + ".pem")).string(), (dir / (name + ".key")).string(),
           (dir / (name + "-chain.pem")).string()};
 }
