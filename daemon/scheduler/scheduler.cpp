@@ -97,9 +97,9 @@ Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
                  std::function<void(const http::FetchResult&)> callback) -> asio::awaitable<void> {
     co_await self->fetch_once(target, Clock::now(), std::move(callback));
   };
-  asio::co_spawn(executor_, once(this, job, std::move(done)),
-                 asio::bind_cancellation_slot(job->cancel_triggered.slot(),
-                                              end_of_job(job->spec.name)));
+  asio::co_spawn(
+      executor_, once(this, job, std::move(done)),
+      asio::bind_cancellation_slot(job->cancel_triggered.slot(), end_of_job(job->spec.name)));
   return Trigger::started;
 }
 

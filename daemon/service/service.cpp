@@ -87,7 +87,6 @@ std::vector<std::string> keep_restart_only_settings(const config::Settings& runn
   return edited_names;
 }
 
-
 }  // namespace
 
 std::size_t Service::effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit) {
@@ -111,14 +110,14 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
       scheduler_(loop.get_executor(), fetcher_,
                  effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
                  scheduler::Callbacks{
-                     .on_result = [this](const std::string& name,
-                                         const http::FetchResult& result) {
-                       registry_.record(name, result);
-                     },
-                     .on_skipped = [this](const std::string& name,
-                                          std::uint64_t slots) {
-                       registry_.record_skipped(name, slots);
-                     }}) {
+                     .on_result =
+                         [this](const std::string& name, const http::FetchResult& result) {
+                           registry_.record(name, result);
+                         },
+                     .on_skipped =
+                         [this](const std::string& name, std::uint64_t slots) {
+                           registry_.record_skipped(name, slots);
+                         }}) {
   subscribe_observers();
 }
 
@@ -284,9 +283,9 @@ void Service::apply(Plan plan, ReloadReport& report) {
   spdlog::set_level(spdlog_level(next.log_level));
   // The list replaced may hold 100,000 targets: it is freed on the reader thread (the targets
   // still in effect are shared with the new list and survive it).
-  asio::post(reader_, [replaced_config = std::exchange(config_, std::move(plan.config)),
-                       replaced_targets =
-                           std::exchange(config_targets_, std::move(plan.targets))] {});
+  asio::post(reader_,
+             [replaced_config = std::exchange(config_, std::move(plan.config)),
+              replaced_targets = std::exchange(config_targets_, std::move(plan.targets))] {});
   report.ok = true;
   report.at = now;
 }
@@ -473,10 +472,10 @@ std::optional<control::Refusal<control::RemoveRefused>> Service::remove_target(
     return control::Refusal<RemoveRefused>{RemoveRefused::not_found,
                                            "no target named \"" + name + "\""};
   if (!existing->runtime()) {
-    return control::Refusal<RemoveRefused>{
-        RemoveRefused::config_target,
-        "\"" + name + "\" is defined in " + existing->config->source_file +
-            "; edit that file and reload"};
+    return control::Refusal<RemoveRefused>{RemoveRefused::config_target,
+                                           "\"" + name + "\" is defined in " +
+                                               existing->config->source_file +
+                                               "; edit that file and reload"};
   }
   std::vector<nlohmann::json> documents;
   for (const auto* entry : registry_.runtime_entries()) {

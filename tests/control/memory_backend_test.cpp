@@ -164,7 +164,8 @@ TEST_F(MemoryBackendTest, ReloadNamesTheSettingsThatWaitForARestart) {
   ASSERT_EQ(answers.size(), 1u);
   EXPECT_EQ(answers[0].result, json::parse(R"({"added": [], "removed": [], "changed": ["b"],
       "unchanged": 4, "pending_restart": ["dns_servers", "state_dir"]})"));
-  backend_.reload_ = status::ReloadReport{.ok = false, .errors = "a.json:1:2: bad\nb.json:3:4: worse"};
+  backend_.reload_ =
+      status::ReloadReport{.ok = false, .errors = "a.json:1:2: bad\nb.json:3:4: worse"};
   const auto refused = run("reload");
   EXPECT_EQ(code_of(refused), "config_invalid");
   EXPECT_EQ(refused[0].failure->details,

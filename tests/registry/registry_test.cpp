@@ -32,8 +32,8 @@ struct Recorder {
   explicit Recorder(results::Feed& feed)
       : subscription(feed.subscribe("test", [this](const results::Event& event) {
           static constexpr const char* kKinds[] = {"recorded", "added", "removed", "stopping"};
-          std::string line = std::string(kKinds[static_cast<int>(event.kind)]) + " " +
-                             std::string(event.name);
+          std::string line =
+              std::string(kKinds[static_cast<int>(event.kind)]) + " " + std::string(event.name);
           if (event.change != nullptr) {
             line += " " + std::string(results::to_string(event.change->from)) + "->" +
                     std::string(results::to_string(event.change->to));

@@ -14,12 +14,10 @@ Event added(std::string_view name) {
 TEST(Feed, DeliversToEverySubscriberInRegistrationOrder) {
   Feed feed;
   std::vector<std::string> seen;
-  auto first = feed.subscribe("first", [&](const Event& event) {
-    seen.push_back("first " + std::string(event.name));
-  });
-  auto second = feed.subscribe("second", [&](const Event& event) {
-    seen.push_back("second " + std::string(event.name));
-  });
+  auto first = feed.subscribe(
+      "first", [&](const Event& event) { seen.push_back("first " + std::string(event.name)); });
+  auto second = feed.subscribe(
+      "second", [&](const Event& event) { seen.push_back("second " + std::string(event.name)); });
   EXPECT_EQ(feed.subscribers(), 2u);
   feed.publish(added("a"));
   EXPECT_EQ(seen, (std::vector<std::string>{"first a", "second a"}));
@@ -50,14 +48,12 @@ TEST(Feed, SubscribingAndUnsubscribingFromASubscriberTakesEffectFromTheNextEvent
     seen.push_back("changer " + std::string(event.name));
     if (event.name == "a") {
       victim.reset();  // registered after this one: not called for "a" either
-      late = feed.subscribe("late", [&](const Event& later) {
-        seen.push_back("late " + std::string(later.name));
-      });
+      late = feed.subscribe(
+          "late", [&](const Event& later) { seen.push_back("late " + std::string(later.name)); });
     }
   });
-  victim = feed.subscribe("victim", [&](const Event& event) {
-    seen.push_back("victim " + std::string(event.name));
-  });
+  victim = feed.subscribe(
+      "victim", [&](const Event& event) { seen.push_back("victim " + std::string(event.name)); });
   feed.publish(added("a"));
   feed.publish(added("b"));
   EXPECT_EQ(seen, (std::vector<std::string>{"changer a", "changer b", "late b"}));

@@ -231,7 +231,6 @@ TEST_F(ServiceTest, AConfigTargetTakingARuntimeNameWinsAndTheStateFileFollows) {
   stop(service);
 }
 
-
 TEST_F(ServiceTest, AConfigTargetTakingARuntimeNameWinsEvenWithTheSameSettings) {
   write_config(target_json("configured"));
   auto service = start_service();
@@ -273,7 +272,8 @@ TEST_F(ServiceTest, FeedSubscribersSeeEveryResultAndAThrowingOneHarmsNothing) {
   });
   service->start();
   EXPECT_EQ(added, (std::vector<std::string>{"a", "b"}));
-  ASSERT_TRUE(test::run_until(io_, [&] { return recorded["a"] >= 3 && recorded["b"] >= 3; }, 10s));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return recorded["a"] >= 3 && recorded["b"] >= 3; }, 10s));
   // Every attempt recorded reached the later subscriber although the earlier one threw each time.
   EXPECT_EQ(attempts(*service, "a") + attempts(*service, "b"), recorded["a"] + recorded["b"]);
   EXPECT_EQ(service->feed().failures(), thrown);
@@ -299,7 +299,8 @@ TEST_F(ServiceTest, AWaitedFetchGetsItsOwnResultOrNullWhenTheTargetChanges) {
     got.push_back(std::move(result));
   };
   ASSERT_EQ(service->fetch_now("a", collect), control::FetchNow::started);
-  ASSERT_TRUE(test::run_until(io_, [&] { return !got.empty(); }, 10s));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return !got.empty(); }, 10s));
   ASSERT_TRUE(got[0]);
   EXPECT_EQ(got[0], service->registry().find("a")->results.latest());
 
