@@ -22,6 +22,9 @@ namespace {
 
 using namespace fetchd;
 
+// The control socket's FileDescriptorName= in fetchd.socket.
+constexpr std::string_view kControlFdName = "control";
+
 void print_usage(std::FILE* out) {
   std::fprintf(
       out,
@@ -99,10 +102,13 @@ int run_daemon(const std::string& path) {
     // The socket first: a second fetchd on the same socket must refuse before it fetches anything.
     // Socket activation: systemd created and owns the socket (requests wait in it while fetchd
     // starts), so it is adopted, never bound or removed here.
-    const auto activated = systemd::listen_fd();
-    if (activated)
-      spdlog::info("adopting the control socket passed by systemd (fd {})", *activated);
-    if (auto error = activated ? control.adopt(*activated) : control.open()) {
+    // By name (FileDescriptorName=control in fetchd.socket), or the only one passed.
+    const auto activated = systemd::listen_fds({kControlFdName}, kControlFdName);
+    const auto control_fd = activated.find(std::string(kControlFdName));
+    if (control_fd != activated.end())
+      spdlog::info("adopting the control socket passed by systemd (fd {})", control_fd->second);
+    if (auto error =
+            control_fd != activated.end() ? control.adopt(control_fd->second) : control.open()) {
       spdlog::critical("cannot start: {}", error->message);
       return 1;
     }

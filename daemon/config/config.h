@@ -18,6 +18,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "control/protocol_limits.h"
 #include "http/fetch_result.h"
 #include "http/target.h"
 
@@ -105,7 +106,7 @@ enum class LogLevel { trace, debug, info, warning, error };
 std::string_view to_string(LogLevel level);
 
 struct Settings {
-  std::string control_socket = "/run/fetchd/control.sock";
+  std::string control_socket{control::kDefaultSocketPath};
   std::uint32_t socket_mode = 0660;
   std::string socket_group{};    // empty: the daemon's group
   std::size_t max_clients = 64;  // control connections at once

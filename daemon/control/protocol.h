@@ -11,11 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/protocol_limits.h"
+
 namespace fetchd::control {
 
 inline constexpr int kProtocolVersion = 1;
-// A request line, its newline included.
-inline constexpr std::size_t kMaxRequestLine = 64 * 1024;
 // Nesting of arrays and objects in a request; deeper is bad_request (replies echo `id`, and
 // printing a deeply nested value recurses).
 inline constexpr std::size_t kMaxRequestDepth = 32;

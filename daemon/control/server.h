@@ -1,32 +1,24 @@
 #pragma once
 
-// The control socket server: a Unix stream socket on the daemon's loop, one coroutine accepting and
-// one session per connection (docs/control-protocol.md). Nothing here blocks the loop: reads and
-// writes are asynchronous, every session's input and output are bounded, and a stuck client only
-// ever holds its own session, until the idle timeout closes it.
-//
-// Limits per session: a request line of at most 64 KiB (longer: request_too_large, then close); at
-// most `max_clients` sessions (the next connection gets one busy line and is closed); no read or
-// write progress for `idle_timeout` while no reply is awaited → closed; at most 1 MiB of unwritten
-// replies (a reply that finds that much still unwritten closes the connection; a single larger
-// reply is written when nothing else waits); at most kMaxAwaited requests awaiting an asynchronous
-// reply (fetch with wait, reload) — reading pauses until one is answered.
+// The control socket server: the socket's file (created, or adopted from the service manager), the
+// peer-credential admin decision, and the control protocol (control/session.h) served by a net
+// listener on the daemon's loop, with its limits (net/listener.h): at most `max_clients`
+// sessions, `idle_timeout`, `max_unwritten` bytes of unwritten replies, at most kMaxAwaited
+// requests awaiting an asynchronous reply (fetch with wait, reload).
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <optional>
 #include <string>
 
 #include <asio/io_context.hpp>
-#include <asio/local/stream_protocol.hpp>
 
 #include "common/expected.h"
 #include "control/backend.h"
 #include "control/socket_file.h"
+#include "net/listener.h"
 
 namespace fetchd::control {
 
@@ -40,9 +32,7 @@ struct ServerOptions {
   std::size_t max_unwritten = 1024 * 1024;
 };
 
-class Session;
-
-class Server {
+class Server final : private net::Protocol {
  public:
   static constexpr std::size_t kMaxAwaited = 64;
 
@@ -68,28 +58,22 @@ class Server {
   // Closes the listening socket and every session, and removes the socket file. Idempotent.
   void stop();
 
-  std::size_t sessions() const { return sessions_.size(); }
+  std::size_t sessions() const { return listener_.sessions(); }
 
  private:
-  friend class Session;
   std::optional<Error> resolve_admin(gid_t socket_gid);
-  asio::awaitable<void> accept_connections();
-  void refuse_busy(asio::local::stream_protocol::socket socket);
-  void forget(std::uint64_t id) { sessions_.erase(id); }
+  net::Accepted accept(net::Socket& socket, std::uint64_t id) override;
+  std::string busy() override;
 
-  asio::io_context& loop_;
   Backend& backend_;
   ServerOptions options_;
-  asio::local::stream_protocol::acceptor acceptor_;
+  net::Listener listener_;
   ListeningSocket file_{};
   bool file_created_ = false;
   bool adopted_ = false;
   std::string adopted_path_{};  // the adopted socket's bound path, for the log
-  bool stopped_ = false;
   uid_t daemon_uid_ = 0;
   gid_t admin_gid_ = 0;
-  std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
 };
 
 }  // namespace fetchd::control

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/version.h"
+#include "control/protocol_limits.h"
 #include "ctl/commands.h"
 #include "ctl/options.h"
 #include "ctl/transport.h"
@@ -17,8 +18,6 @@ namespace fetchd::ctl {
 namespace {
 
 constexpr int kRequestId = 1;
-// The daemon's limit on a request line, newline included.
-constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 // fetch --wait: a target's timeout is at most 10m; the reply may come that late.
 constexpr std::chrono::milliseconds kFetchWaitTimeout{10 * 60'000 + 10'000};
 
@@ -125,9 +124,10 @@ int run(const std::vector<std::string>& args) {
   } catch (const nlohmann::json::type_error&) {
     return usage_error("the arguments are not valid UTF-8", command);
   }
-  if (line.size() + 1 > kMaxRequestBytes) {
+  if (line.size() + 1 > control::kMaxRequestLine) {
     return usage_error("the request is " + std::to_string(line.size() + 1) +
-                           " bytes; fetchd accepts at most " + std::to_string(kMaxRequestBytes),
+                           " bytes; fetchd accepts at most " +
+                           std::to_string(control::kMaxRequestLine),
                        command);
   }
 

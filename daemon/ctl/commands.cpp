@@ -136,7 +136,7 @@ std::string usage_text() {
       "\n"
       "Options (before the command):\n"
       "  --socket PATH  the control socket (default: $FETCHD_SOCKET, else " +
-      std::string(kDefaultSocket) +
+      std::string(control::kDefaultSocketPath) +
       ")\n"
       "  --json         print the daemon's reply line as-is, for scripts\n"
       "  --timeout DUR  how long to wait for the daemon (default 10s)\n"

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/expected.h"
+#include "control/protocol_limits.h"
 
 namespace fetchd::ctl {
 
@@ -24,11 +25,10 @@ enum ExitCode : int {
   kExitFetchFailed = 4,  // `fetch --wait`: the fetch ran and failed (or missed its expectations)
 };
 
-inline constexpr std::string_view kDefaultSocket = "/run/fetchd/control.sock";
 inline constexpr std::chrono::milliseconds kDefaultTimeout{10'000};
 
 struct GlobalOptions {
-  std::string socket{kDefaultSocket};
+  std::string socket{control::kDefaultSocketPath};
   bool json = false;
   // Set only when --timeout was given: some commands (fetch --wait) have a longer default.
   std::optional<std::chrono::milliseconds> timeout{};

@@ -144,23 +144,51 @@ std::string status_line(const StatusCounts& counts) {
 
 // ---- socket activation -------------------------------------------------------------------------
 
-std::optional<int> listen_fd() {
-  const int count = ::sd_listen_fds(1);
-  if (count < 0) {
-    spdlog::warn("systemd socket activation: {}; binding the control socket instead",
-                 std::strerror(-count));
-    return std::nullopt;
-  }
-  if (count == 0)
-    return std::nullopt;
-  const int fd = SD_LISTEN_FDS_START;
-  if (count == 1 && ::sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) > 0)
-    return fd;
-  spdlog::warn(
-      "systemd passed {} descriptor(s), not one listening Unix stream socket; ignoring "
-      "them and binding the control socket instead",
-      count);
+namespace {
+
+// Why systemd's descriptor `fd`, named `name`, is of no use; nullopt when it is.
+std::optional<std::string> unusable(int fd, const std::string& name,
+                                    std::initializer_list<std::string_view> known,
+                                    const std::map<std::string, int>& taken) {
+  if (std::find(known.begin(), known.end(), name) == known.end())
+    return fmt::format("fd {} is named \"{}\", which fetchd does not use (FileDescriptorName=)", fd,
+                       name);
+  if (taken.contains(name))
+    return fmt::format("fd {} is a second socket named \"{}\"", fd, name);
+  if (::sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+    return fmt::format("fd {} (\"{}\") is not a listening stream socket", fd, name);
   return std::nullopt;
+}
+
+}  // namespace
+
+std::map<std::string, int> listen_fds(std::initializer_list<std::string_view> known,
+                                      std::string_view lone) {
+  std::map<std::string, int> fds;
+  char** names = nullptr;
+  const int count = ::sd_listen_fds_with_names(1, &names);
+  if (count < 0) {
+    spdlog::warn("systemd socket activation: {}, ignoring", std::strerror(-count));
+    return fds;
+  }
+  for (int i = 0; i < count; ++i) {
+    const int fd = SD_LISTEN_FDS_START + i;
+    std::string name = names != nullptr && names[i] != nullptr ? names[i] : "unknown";
+    if (count == 1 && std::find(known.begin(), known.end(), name) == known.end())
+      name = lone;
+    if (const auto why = unusable(fd, name, known, fds)) {
+      spdlog::warn("systemd socket activation: {}; closing it, ignoring", *why);
+      ::close(fd);
+      continue;
+    }
+    fds.emplace(std::move(name), fd);
+  }
+  if (names != nullptr) {
+    for (int i = 0; i < count; ++i)
+      std::free(names[i]);
+    std::free(names);
+  }
+  return fds;
 }
 
 // ---- journald ----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,10 +74,14 @@ struct StatusCounts {
 };
 std::string status_line(const StatusCounts& counts);
 
-// The listening socket systemd passed (socket activation), if exactly one Unix stream listening
-// socket was passed; the LISTEN_* variables are removed either way. Anything else passed is
-// logged as a warning and ignored (the caller binds its own socket).
-std::optional<int> listen_fd();
+// The listening stream sockets systemd passed (socket activation), by name (FileDescriptorName=),
+// for the names in `known`. A lone socket under any other name is returned as `lone`, so that a
+// socket unit without FileDescriptorName= (systemd names it after the unit) or
+// systemd-socket-activate without --fdname ("unknown") still works. Every other descriptor passed
+// (an unknown name, a second one of a name, not a listening stream socket) is logged as a warning
+// and closed. The LISTEN_* variables are removed either way.
+std::map<std::string, int> listen_fds(std::initializer_list<std::string_view> known,
+                                      std::string_view lone);
 
 // True when stderr is connected to the journal (JOURNAL_STREAM names stderr's device and inode).
 bool stderr_is_journal();

@@ -330,6 +330,57 @@ TEST_F(SystemdTest, AdoptsTheSocketSystemdPasses) {
   EXPECT_TRUE(std::filesystem::exists(socket_path()));
 }
 
+// fetchd.socket names its socket (FileDescriptorName=control): adopted by that name.
+TEST_F(SystemdTest, AdoptsTheSocketNamedControl) {
+  const std::filesystem::path activate = "/usr/bin/systemd-socket-activate";
+  if (!std::filesystem::exists(activate))
+    GTEST_SKIP() << activate << " is missing (package systemd)";
+  write_config();
+  test::ChildProcess daemon({activate.string(), "-l", socket_path().string(), "--fdname=control",
+                             FETCHD_BINARY, "--config", config_path().string()},
+                            log_path(), clean_env({}));
+  ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(socket_path()); }, 10s))
+      << daemon.output();
+  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << daemon.output();
+  EXPECT_TRUE(daemon.wait_for_output("adopting the control socket passed by systemd (fd 3)", 5s))
+      << daemon.output();
+  EXPECT_EQ(daemon.output().find("systemd socket activation"), std::string::npos)
+      << daemon.output();
+  stop(daemon);
+}
+
+// A socket under a name fetchd has no use for is closed with a warning; the control socket
+// beside it is served.
+TEST_F(SystemdTest, ClosesAPassedSocketWithAnUnknownName) {
+  const std::filesystem::path activate = "/usr/bin/systemd-socket-activate";
+  if (!std::filesystem::exists(activate))
+    GTEST_SKIP() << activate << " is missing (package systemd)";
+  write_config();
+  const auto other = dir_.path() / "other.sock";
+  test::ChildProcess daemon(
+      {activate.string(), "-l", socket_path().string(), "-l", other.string(),
+       "--fdname=control:bogus", FETCHD_BINARY, "--config", config_path().string()},
+      log_path(), clean_env({}));
+  ASSERT_TRUE(test::eventually(
+      [&] { return std::filesystem::exists(socket_path()) && std::filesystem::exists(other); },
+      10s))
+      << daemon.output();
+  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
+  EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << daemon.output();
+  EXPECT_TRUE(daemon.wait_for_output(
+      "fd 4 is named \"bogus\", which fetchd does not use (FileDescriptorName=); closing it, "
+      "ignoring",
+      5s))
+      << daemon.output();
+  EXPECT_NE(daemon.output().find("adopting the control socket passed by systemd (fd 3)"),
+            std::string::npos)
+      << daemon.output();
+  // Closed: nothing listens on it any more.
+  EXPECT_EQ(control_request(other, "{\"cmd\": \"version\"}\n"), "");
+  stop(daemon);
+}
+
 TEST_F(SystemdTest, LogsPrioritiesWhenStderrIsTheJournal) {
   test::write_file(log_path(), "");
   struct stat log {};

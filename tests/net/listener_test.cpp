@@ -1,0 +1,324 @@
+// The protocol-independent listener (daemon/net/) over real loopback sockets, with a trivial
+// line protocol defined here: "x" is echoed at once, "later x" is echoed when the test answers,
+// "big N" answers N bytes, "bye" answers and ends the connection. Clients are coroutines on the
+// test's io_context; every wait has a deadline.
+
+#include "net/listener.h"
+
+#include <deque>
+#include <fcntl.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/read_until.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include "support/run_until.h"
+#include "support/temp_dir.h"
+
+namespace fetchd {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// ---- the test protocol
+// ---------------------------------------------------------------------------
+
+struct EchoState {
+  std::deque<net::Reply> later;  // replies the test answers itself
+  std::size_t accepted = 0;
+};
+
+class EchoLine final : public net::Conversation {
+ public:
+  explicit EchoLine(EchoState& state) : state_(state) {}
+
+  net::Consumed receive(std::string_view input, net::Exchange& exchange) override {
+    const auto newline = input.find('\n');
+    if (newline == std::string_view::npos)
+      return {};
+    const auto line = std::string(input.substr(0, newline));
+    auto reply = exchange.reserve();
+    if (line.rfind("later ", 0) == 0) {
+      state_.later.push_back(reply);
+    } else if (line.rfind("big ", 0) == 0) {
+      reply(std::string(std::stoul(line.substr(4)), 'b') + "\n");
+    } else {
+      reply(line + "\n");
+    }
+    return {newline + 1, line == "bye"};
+  }
+
+ private:
+  EchoState& state_;
+};
+
+class EchoProtocol final : public net::Protocol {
+ public:
+  net::Accepted accept(net::Socket&, std::uint64_t id) override {
+    ++state.accepted;
+    return {std::make_unique<EchoLine>(state), "test client " + std::to_string(id)};
+  }
+  std::string busy() override { return "busy\n"; }
+
+  EchoState state;
+};
+
+// ---- a client ----------------------------------------------------------------------------------
+
+struct Connection {
+  explicit Connection(asio::io_context& io) : socket(io) {}
+  asio::ip::tcp::socket socket;
+  std::string buffer;
+};
+
+asio::awaitable<std::error_code> connect_to(std::shared_ptr<Connection> connection,
+                                            asio::ip::tcp::endpoint endpoint) {
+  auto [error] = co_await connection->socket.async_connect(endpoint, kUseTuple);
+  co_return error;
+}
+
+asio::awaitable<std::error_code> send(std::shared_ptr<Connection> connection, std::string bytes) {
+  auto [error, written] =
+      co_await asio::async_write(connection->socket, asio::buffer(bytes), kUseTuple);
+  co_return error;
+}
+
+// The next line without its newline; nullopt at EOF or on an error.
+asio::awaitable<std::optional<std::string>> read_line(std::shared_ptr<Connection> connection) {
+  auto [error, size] = co_await asio::async_read_until(
+      connection->socket, asio::dynamic_buffer(connection->buffer), '\n', kUseTuple);
+  if (error)
+    co_return std::nullopt;
+  std::string line = connection->buffer.substr(0, size - 1);
+  connection->buffer.erase(0, size);
+  co_return line;
+}
+
+// Runs `work` on `io` until it completes or `timeout` passes (nullopt then).
+template <class T>
+std::optional<T> run(asio::io_context& io, asio::awaitable<T> work, Clock::duration timeout = 10s) {
+  auto result = std::make_shared<std::optional<T>>();
+  asio::co_spawn(io, std::move(work), [result](std::exception_ptr error, T value) {
+    if (error)
+      ADD_FAILURE() << "client coroutine threw";
+    else
+      *result = std::move(value);
+  });
+  test::run_until(
+      io, [&] { return result->has_value(); }, timeout);
+  return *result;
+}
+
+class Client {
+ public:
+  Client(asio::io_context& io, asio::ip::tcp::endpoint endpoint)
+      : io_(io), connection_(std::make_shared<Connection>(io)) {
+    const auto error = run(io_, connect_to(connection_, endpoint));
+    EXPECT_TRUE(error && !*error);
+  }
+
+  void send(std::string bytes) {
+    const auto error = run(io_, fetchd::send(connection_, std::move(bytes)));
+    EXPECT_TRUE(error && !*error);
+  }
+  // The next line; "(eof)" when the server closed, "(timeout)" when nothing came in time.
+  std::string line(Clock::duration timeout = 10s) {
+    const auto line = run(io_, read_line(connection_), timeout);
+    return !line ? "(timeout)" : !*line ? "(eof)" : **line;
+  }
+  std::size_t available() const { return connection_->socket.available(); }
+  std::shared_ptr<Connection> connection() const { return connection_; }
+
+ private:
+  asio::io_context& io_;
+  std::shared_ptr<Connection> connection_;
+};
+
+// Runs whatever is ready now, so that a write the listener should not make would have happened.
+void settle(asio::io_context& io) {
+  for (int i = 0; i < 100; ++i) {
+    io.restart();
+    io.poll();
+  }
+}
+
+// ---- the fixture -------------------------------------------------------------------------------
+
+class ListenerTest : public ::testing::Test {
+ protected:
+  // A TCP listener on 127.0.0.1, an ephemeral port.
+  void listen(net::ListenerOptions options) {
+    options.name = "test";
+    listener_ = std::make_unique<net::Listener>(io_, protocol_, std::move(options));
+    asio::ip::tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
+    endpoint_ = acceptor.local_endpoint();
+    ASSERT_FALSE(listener_->adopt(acceptor.release()));
+    listener_->start();
+  }
+
+  asio::io_context io_;
+  EchoProtocol protocol_;
+  std::unique_ptr<net::Listener> listener_;
+  asio::ip::tcp::endpoint endpoint_;
+};
+
+TEST_F(ListenerTest, RepliesAreWrittenInRequestOrderWhateverOrderTheyAreAnsweredIn) {
+  listen({});
+  Client client(io_, endpoint_);
+  client.send("later 1\nnow 2\nlater 3\nnow 4\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 2; }));
+  protocol_.state.later[1]("3\n");
+  settle(io_);
+  EXPECT_EQ(client.available(), 0u) << "nothing overtakes the first reply";
+  protocol_.state.later[0]("1\n");
+  protocol_.state.later[0]("answered twice: the first answer stands\n");
+  EXPECT_EQ(client.line(), "1");
+  EXPECT_EQ(client.line(), "now 2");
+  EXPECT_EQ(client.line(), "3");
+  EXPECT_EQ(client.line(), "now 4");
+}
+
+TEST_F(ListenerTest, InputWaitsWhileTooManyRepliesAreAwaited) {
+  listen({.max_awaited = 2});
+  Client client(io_, endpoint_);
+  client.send("later 1\nlater 2\nlater 3\nnow 4\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 2; }));
+  settle(io_);
+  EXPECT_EQ(protocol_.state.later.size(), 2u);
+  protocol_.state.later[0]("1\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 3; }));
+  protocol_.state.later[1]("2\n");
+  protocol_.state.later[2]("3\n");
+  EXPECT_EQ(client.line(), "1");
+  EXPECT_EQ(client.line(), "2");
+  EXPECT_EQ(client.line(), "3");
+  EXPECT_EQ(client.line(), "now 4");
+}
+
+TEST_F(ListenerTest, TheLastRequestIsAnsweredThenTheConnectionCloses) {
+  listen({});
+  Client client(io_, endpoint_);
+  client.send("later 1\nbye\nnot read\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 1; }));
+  protocol_.state.later[0]("1\n");
+  EXPECT_EQ(client.line(), "1");
+  EXPECT_EQ(client.line(), "bye");
+  EXPECT_EQ(client.line(), "(eof)");
+  EXPECT_TRUE(test::run_until(io_, [&] { return listener_->sessions() == 0; }));
+}
+
+TEST_F(ListenerTest, OneClientOverMaxClientsGetsTheBusyReplyAndIsClosed) {
+  listen({.max_clients = 2});
+  auto first = std::make_unique<Client>(io_, endpoint_);
+  Client second(io_, endpoint_);
+  first->send("a\n");
+  second.send("b\n");
+  EXPECT_EQ(first->line(), "a");
+  EXPECT_EQ(second.line(), "b");
+  Client extra(io_, endpoint_);
+  EXPECT_EQ(extra.line(), "busy");
+  EXPECT_EQ(extra.line(), "(eof)");
+  EXPECT_EQ(protocol_.state.accepted, 2u) << "the protocol never sees a refused connection";
+  // Once one leaves, a newcomer is served.
+  first.reset();
+  ASSERT_TRUE(test::run_until(io_, [&] { return listener_->sessions() == 1; }));
+  Client next(io_, endpoint_);
+  next.send("c\n");
+  EXPECT_EQ(next.line(), "c");
+}
+
+TEST_F(ListenerTest, AnIdleConnectionIsClosedButNotOneThatAwaitsAReply) {
+  listen({.idle_timeout = 200ms});
+  Client silent(io_, endpoint_);
+  silent.send("half a li");
+  Client waiting(io_, endpoint_);
+  waiting.send("later 1\n");
+  const auto started = Clock::now();
+  EXPECT_EQ(silent.line(), "(eof)");
+  EXPECT_GE(Clock::now() - started, 150ms);
+  // Three more timeouts: the one awaiting its reply stays.
+  EXPECT_FALSE(test::run_until(
+      io_, [&] { return listener_->sessions() == 0; }, 600ms));
+  EXPECT_EQ(listener_->sessions(), 1u);
+  protocol_.state.later[0]("1\n");
+  EXPECT_EQ(waiting.line(), "1");
+  EXPECT_EQ(waiting.line(), "(eof)") << "idle once answered";
+}
+
+TEST_F(ListenerTest, AClientThatDoesNotReadIsDisconnectedButOneLargeReplyIsWritten) {
+  listen({.max_unwritten = 64 * 1024});
+  // One reply far over the bound, with nothing before it: written in full.
+  Client large(io_, endpoint_);
+  large.send("big 1000000\n");
+  EXPECT_EQ(large.line().size(), 1'000'000u);
+  // Many replies never read: the kernel's buffers fill, then the unwritten ones pass the bound.
+  Client greedy(io_, endpoint_);
+  greedy.connection()->socket.set_option(asio::socket_base::receive_buffer_size(4096));
+  std::string requests;
+  for (int i = 0; i < 5000; ++i)
+    requests += "big 4000\n";
+  // The write may fail: the listener hangs up before it has read every request.
+  asio::co_spawn(io_, send(greedy.connection(), requests),
+                 [](std::exception_ptr, std::error_code) {});
+  EXPECT_TRUE(test::run_until(io_, [&] { return listener_->sessions() == 1; }));
+  large.send("still served\n");
+  EXPECT_EQ(large.line(), "still served");
+}
+
+TEST_F(ListenerTest, StopClosesTheListenerAndEverySession) {
+  listen({});
+  Client idle(io_, endpoint_);
+  Client waiting(io_, endpoint_);
+  idle.send("a\n");
+  EXPECT_EQ(idle.line(), "a");
+  waiting.send("later 1\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 1; }));
+  listener_->stop();
+  EXPECT_EQ(listener_->sessions(), 0u);
+  protocol_.state.later[0]("too late\n");  // does nothing
+  EXPECT_EQ(idle.line(), "(eof)");
+  EXPECT_EQ(waiting.line(), "(eof)");
+  auto refused = std::make_shared<Connection>(io_);
+  const auto error = run(io_, connect_to(refused, endpoint_));
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, asio::error::connection_refused);
+  listener_->stop();  // idempotent
+}
+
+TEST(Listener, ServesAUnixStreamSocketToo) {
+  asio::io_context io;
+  EchoProtocol protocol;
+  net::Listener listener(io, protocol, {.name = "test"});
+  test::TempDir dir("fetchd-listener");
+  const auto path = (dir.path() / "echo.sock").string();
+  asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(path));
+  ASSERT_FALSE(listener.adopt(acceptor.release()));
+  listener.start();
+  asio::local::stream_protocol::socket client(io);
+  client.connect(asio::local::stream_protocol::endpoint(path));  // completes in the backlog
+  asio::write(client, asio::buffer(std::string("hello\n")));
+  std::string received;
+  bool done = false;
+  asio::async_read_until(client, asio::dynamic_buffer(received), '\n',
+                         [&](std::error_code, std::size_t) { done = true; });
+  ASSERT_TRUE(test::run_until(io, [&] { return done; }));
+  EXPECT_EQ(received, "hello\n");
+  listener.stop();
+}
+
+TEST(Listener, AdoptingSomethingThatIsNotASocketFails) {
+  asio::io_context io;
+  EchoProtocol protocol;
+  net::Listener listener(io, protocol, {.name = "test"});
+  EXPECT_TRUE(listener.adopt(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+}
+
+}  // namespace
+}  // namespace fetchd
