@@ -91,6 +91,50 @@ bool asks_for_help(const std::vector<std::string>& args) {
   return false;
 }
 
+// What fetchd replied, checked, printed and turned into the exit status.
+int answer(const std::string& reply_line, const Command& command, const Request& request,
+           bool json) {
+  const auto reply = nlohmann::json::parse(reply_line, nullptr, /*allow_exceptions=*/false);
+  const auto ok = reply.is_object() ? reply.find("ok") : reply.end();
+  if (reply.is_discarded() || !reply.is_object() || ok == reply.end() || !ok->is_boolean()) {
+    return unreachable("not a control protocol reply from fetchd: " + excerpt(reply_line), command,
+                       json);
+  }
+  const auto id = reply.find("id");
+  const bool id_matches = id != reply.end() && *id == kRequestId;
+  const bool unsolicited_error = (id == reply.end() || id->is_null()) && *ok == false;
+  if (!id_matches && !unsolicited_error)
+    return unreachable("the reply from fetchd is for another request: " + excerpt(reply_line),
+                       command, json);
+
+  const auto result = reply.find("result");
+  // `fetch --wait` answered with the fetch's outcome: scripts test it by the exit status.
+  const bool fetch_failed = request.waits_for_fetch && *ok == true && result != reply.end() &&
+                            result->is_object() && result->contains("result") &&
+                            (*result)["result"].is_object() &&
+                            (*result)["result"].value("ok", true) == false;
+  const ExitCode success = fetch_failed ? kExitFetchFailed : kExitOk;
+  if (json) {
+    write(stdout, reply_line + "\n");
+    return *ok == true ? success : kExitRefused;
+  }
+  if (*ok == false) {
+    const auto error = reply.find("error");
+    write(stderr, render_error(error == reply.end() ? nlohmann::json::object() : *error));
+    return kExitRefused;
+  }
+  const RenderContext context{.now = std::chrono::system_clock::now(), .colour = colour_wanted()};
+  try {
+    write(stdout, command.render(result == reply.end() ? nlohmann::json::object() : *result,
+                                 request, context));
+  } catch (const nlohmann::json::exception& error) {
+    // The renderers read every field defensively; this is a bug, reported rather than a crash.
+    return unreachable(std::string("cannot print the reply from fetchd: ") + error.what(), command,
+                       json);
+  }
+  return success;
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
@@ -138,45 +182,7 @@ int run(const std::vector<std::string>& args) {
   if (!reply_line)
     return unreachable(reply_line.error().message, *command, json);
 
-  const auto reply = nlohmann::json::parse(*reply_line, nullptr, /*allow_exceptions=*/false);
-  const auto ok = reply.is_object() ? reply.find("ok") : reply.end();
-  if (reply.is_discarded() || !reply.is_object() || ok == reply.end() || !ok->is_boolean()) {
-    return unreachable("not a control protocol reply from fetchd: " + excerpt(*reply_line),
-                       *command, json);
-  }
-  const auto id = reply.find("id");
-  const bool id_matches = id != reply.end() && *id == kRequestId;
-  const bool unsolicited_error = (id == reply.end() || id->is_null()) && *ok == false;
-  if (!id_matches && !unsolicited_error)
-    return unreachable("the reply from fetchd is for another request: " + excerpt(*reply_line),
-                       *command, json);
-
-  const auto result = reply.find("result");
-  // `fetch --wait` answered with the fetch's outcome: scripts test it by the exit status.
-  const bool fetch_failed = request->waits_for_fetch && *ok == true && result != reply.end() &&
-                            result->is_object() && result->contains("result") &&
-                            (*result)["result"].is_object() &&
-                            (*result)["result"].value("ok", true) == false;
-  const ExitCode success = fetch_failed ? kExitFetchFailed : kExitOk;
-  if (json) {
-    write(stdout, *reply_line + "\n");
-    return *ok == true ? success : kExitRefused;
-  }
-  if (*ok == false) {
-    const auto error = reply.find("error");
-    write(stderr, render_error(error == reply.end() ? nlohmann::json::object() : *error));
-    return kExitRefused;
-  }
-  const RenderContext context{.now = std::chrono::system_clock::now(), .colour = colour_wanted()};
-  try {
-    write(stdout, command->render(result == reply.end() ? nlohmann::json::object() : *result,
-                                  *request, context));
-  } catch (const nlohmann::json::exception& error) {
-    // The renderers read every field defensively; this is a bug, reported rather than a crash.
-    return unreachable(std::string("cannot print the reply from fetchd: ") + error.what(), *command,
-                       json);
-  }
-  return success;
+  return answer(*reply_line, *command, *request, json);
 }
 
 }  // namespace fetchd::ctl

@@ -163,17 +163,19 @@ void Service::start() {
                plural(config_->files.size(), "file"));
 }
 
-Service::Plan Service::plan(config::Config next, const TargetList& current_targets,
-                            const std::vector<RuntimeTarget>& current_runtime,
-                            const std::vector<nlohmann::json>& runtime_documents,
-                            const std::string& state_file) {
-  Plan plan;
-  std::vector<RuntimeTarget> reread;  // the runtime targets, against the new defaults
+// The stored runtime targets, read again against `next`'s defaults; those no longer valid and
+// those whose name a configuration target took are dropped (and logged).
+std::vector<Service::RuntimeTarget> Service::reread_runtime_targets(
+    const std::vector<nlohmann::json>& documents, const config::Config& next,
+    const std::string& state_file) {
+  std::vector<RuntimeTarget> reread;
+  if (documents.empty())
+    return reread;
   std::unordered_set<std::string_view> config_names;
   config_names.reserve(next.targets.size());
   for (const auto& target : next.targets)
     config_names.insert(target.name);
-  for (const auto& json : runtime_documents) {
+  for (const auto& json : documents) {
     auto target = config::parse_target(json, next.defaults, state_file);
     if (!target) {
       spdlog::warn("runtime target in {} is no longer valid: {}, dropping it", state_file,
@@ -188,6 +190,15 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
           {json, std::make_shared<const config::TargetConfig>(std::move(target).value())});
     }
   }
+  return reread;
+}
+
+Service::Plan Service::plan(config::Config next, const TargetList& current_targets,
+                            const std::vector<RuntimeTarget>& current_runtime,
+                            const std::vector<nlohmann::json>& runtime_documents,
+                            const std::string& state_file) {
+  Plan plan;
+  auto reread = reread_runtime_targets(runtime_documents, next, state_file);
   plan.runtime_dropped = reread.size() != runtime_documents.size();
 
   struct InEffect {

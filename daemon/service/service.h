@@ -120,6 +120,9 @@ class Service final : public control::Backend {
                    const std::vector<RuntimeTarget>& current_runtime,
                    const std::vector<nlohmann::json>& runtime_documents,
                    const std::string& state_file);
+  static std::vector<RuntimeTarget> reread_runtime_targets(
+      const std::vector<nlohmann::json>& documents, const config::Config& next,
+      const std::string& state_file);
   void apply(Plan plan, ReloadReport& report);
   std::vector<RuntimeTarget> runtime_targets() const;
   std::vector<nlohmann::json> runtime_documents() const;
