@@ -2,7 +2,7 @@
 # only what changed.
 #   make run    build and run fetchd's main job
 #   make test   build (release and ASan/UBSan) and run the whole test suite
-.PHONY: run test build deps test-deps format-check package-deps package e2e clean
+.PHONY: run test build deps test-deps format-check shellcheck package-deps package e2e clean
 
 JOBS ?= 2
 RELEASE := build/release
@@ -34,7 +34,10 @@ run: build
 format-check: test-deps
 	@files=$$(git ls-files '*.cpp' '*.h'); clang-format --dry-run --Werror $$files && echo "format ok"
 
-test: test-deps $(RELEASE)/build.ninja $(SANITIZE)/build.ninja format-check
+shellcheck: test-deps
+	@scripts/shellcheck.sh
+
+test: test-deps $(RELEASE)/build.ninja $(SANITIZE)/build.ninja format-check shellcheck
 	ninja -C $(RELEASE) -j$(JOBS)
 	cd $(RELEASE) && ctest -j$(JOBS) --output-on-failure --timeout 300
 	ninja -C $(SANITIZE) -j$(JOBS)
