@@ -60,7 +60,7 @@ void Scheduler::start(JobSpec spec) {
 
 namespace {
 // Ends a job's coroutine: a stopped job ends with Asio refusing to resume it, which is the plan.
-void end_of_job(std::exception_ptr error) {
+void end_of_job(const std::exception_ptr& error) {
   if (!error)
     return;
   try {
@@ -72,7 +72,7 @@ void end_of_job(std::exception_ptr error) {
 }
 }  // namespace
 
-void Scheduler::spawn(std::shared_ptr<Job> job, asio::awaitable<void> work) {
+void Scheduler::spawn(const std::shared_ptr<Job>& job, asio::awaitable<void> work) {
   asio::co_spawn(executor_, std::move(work),
                  asio::bind_cancellation_slot(job->cancel.slot(), end_of_job));
 }
