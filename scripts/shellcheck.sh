@@ -5,6 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# shellcheck disable=SC2016  # the inner script expands its own arguments
 scripts=$(git ls-files -z | xargs -0 sh -c '
   for f do
     [ -f "$f" ] || continue
