@@ -44,7 +44,9 @@ mkdir -p "$OUTDIR"
 RAW=$OUTDIR/raw.jsonl
 : > "$RAW"
 [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ninja -C "$BUILD" daemon_bench fetch_bench $(case " $DAEMON_BENCHES " in *" control "*) echo fetchd control_bench ;; esac) >/dev/null
+targets=(daemon_bench fetch_bench)
+[[ " $DAEMON_BENCHES " == *" control "* ]] && targets+=(fetchd control_bench)
+ninja -C "$BUILD" "${targets[@]}" >/dev/null
 
 # nginx: bench/run.sh has started it; standalone, start the anchors' one and stop it at the end.
 STARTED=0

@@ -25,7 +25,9 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx wrk curl python3-aiohttp
 fi
 [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ninja -C "$BUILD" fetch_bench $([ "$DAEMON" = 1 ] && echo daemon_bench) >/dev/null
+targets=(fetch_bench)
+[ "$DAEMON" = 1 ] && targets+=(daemon_bench)
+ninja -C "$BUILD" "${targets[@]}" >/dev/null
 
 # One nginx for fetchd and its peers: the anchors' own control script when it is there.
 PREFIX=/tmp/fetchd-bench/nginx
@@ -42,7 +44,7 @@ start_nginx() {
 }
 stop_nginx() {
   if [ -x "$ANCHORS/nginx_ctl.sh" ]; then "$ANCHORS/nginx_ctl.sh" stop; return; fi
-  [ -s "$PREFIX/master.pid" ] && kill -QUIT "$(cat "$PREFIX/master.pid")" 2>/dev/null || true
+  if [ -s "$PREFIX/master.pid" ]; then kill -QUIT "$(cat "$PREFIX/master.pid")" 2>/dev/null || true; fi
 }
 start_nginx
 trap stop_nginx EXIT
@@ -50,7 +52,7 @@ trap stop_nginx EXIT
 echo "# fetchd engine: N=$N CS='$CS' REPS=$REPS $(nproc) CPUs $(uname -r), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p /tmp/fetchd-bench
 ENGINE_JSON=$(mktemp /tmp/fetchd-bench/engine.XXXXXX.jsonl)
-for rep in $(seq 1 "$REPS"); do
+for _ in $(seq 1 "$REPS"); do
   for c in $CS; do
     { timeout -k 5 300 "$BUILD/bench/fetch_bench" --url $URL -n "$N" -c "$c" || echo "(errors above)"; } |
       tee -a "$ENGINE_JSON"

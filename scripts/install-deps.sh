@@ -6,9 +6,10 @@ set -eu
 packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libsystemd-dev
 libssl-dev libc-ares-dev libgtest-dev openssl"
 if [ "${1:-}" = "--test" ]; then
-  # Tests start a real nginx on loopback, format-check the tree, and lint the man pages as
-  # lintian does (man --warnings; tests/packaging/man_test.sh).
-  packages="$packages nginx clang-format python3-jsonschema man-db groff-base"
+  # Tests start a real nginx on loopback, format-check the tree, lint the shell scripts and the C++
+  # (clang-tidy-16: 14 rejects C++20 lambda captures of structured bindings), and lint the man
+  # pages as lintian does (man --warnings; tests/packaging/man_test.sh).
+  packages="$packages nginx clang-format shellcheck clang-tidy-16 python3-jsonschema man-db groff-base"
 elif [ "${1:-}" = "--package" ]; then
   # make package / make e2e: build the .deb, lint it, and boot Debian 12 with systemd in a
   # container (tests/packaging/nspawn_e2e.sh).

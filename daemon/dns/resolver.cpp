@@ -191,7 +191,7 @@ class QueryOp final : public Query {
       : Query(core, std::move(host)),
         handler_(std::move(handler)),
         work_(asio::prefer(asio::get_associated_executor(handler_, io_executor),
-                           asio::execution::outstanding_work.tracked)),
+                           asio::execution::outstanding_work_t::tracked)),
         slot_(asio::get_associated_cancellation_slot(handler_)) {}
 
   // The slot handler holds a weak reference: it may outlive the lookup (Asio replaces it only when
@@ -224,7 +224,7 @@ class QueryOp final : public Query {
 
   using WorkExecutor = std::decay_t<decltype(asio::prefer(
       std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
-      asio::execution::outstanding_work.tracked))>;
+      asio::execution::outstanding_work_t::tracked))>;
 
   Handler handler_;
   std::optional<WorkExecutor> work_;  // keeps the caller's executor busy until completion
@@ -360,17 +360,18 @@ Core::Core(asio::any_io_executor executor, const ResolverOptions& options)
   const int timeout_ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(
       options.timeout.count(), INT_MAX / 8));  // c-ares doubles it per round of retries
   timer_cap_.tv_sec = timeout_ms / 1000;
-  timer_cap_.tv_usec = (timeout_ms % 1000) * 1000;
+  timer_cap_.tv_usec = static_cast<suseconds_t>(timeout_ms % 1000) * 1000;
 
-  char file_then_dns[] = "fb";
-  char dns_only[] = "b";
+  // c-ares takes a non-const char* (and copies it in ares_init_options).
+  std::string file_then_dns = "fb";
+  std::string dns_only = "b";
   ares_options ares{};
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
   ares.sock_state_cb = &Core::on_sock_state;
   ares.sock_state_cb_data = this;
   ares.timeout = timeout_ms;
   ares.tries = options.tries;
-  ares.lookups = options.use_hosts_file ? file_then_dns : dns_only;
+  ares.lookups = options.use_hosts_file ? file_then_dns.data() : dns_only.data();
   if (!options.servers.empty()) {
     // resolv.conf's search list belongs with resolv.conf's servers: with servers of its own the
     // caller asks for names as given ("www.example" is never tried as "www.example.corp"). This
@@ -519,7 +520,7 @@ class Resolver::Impl {
   std::shared_ptr<Core> core;
 };
 
-Resolver::Resolver(asio::any_io_executor executor, ResolverOptions options)
+Resolver::Resolver(asio::any_io_executor executor, const ResolverOptions& options)
     : impl_(std::make_unique<Impl>(std::move(executor), options)) {}
 
 Resolver::~Resolver() = default;

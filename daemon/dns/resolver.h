@@ -50,7 +50,7 @@ struct Resolution {
 class Resolver {
  public:
   // Throws std::runtime_error if c-ares cannot be initialised (a start-up failure).
-  Resolver(asio::any_io_executor executor, ResolverOptions options = {});
+  Resolver(asio::any_io_executor executor, const ResolverOptions& options = {});
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;

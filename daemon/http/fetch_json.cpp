@@ -1,5 +1,7 @@
 #include "http/fetch_json.h"
 
+#include <array>
+#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -30,11 +32,11 @@ std::string format_utc(std::chrono::system_clock::time_point time) {
   const std::time_t whole = seconds.count();
   std::tm parts{};
   gmtime_r(&whole, &parts);
-  char text[40];
-  const auto length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-  char fraction[8];
-  std::snprintf(fraction, sizeof fraction, ".%03dZ", static_cast<int>(millis.count()));
-  return std::string(text, length) + fraction;
+  std::array<char, 40> text{};
+  const auto length = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%S", &parts);
+  std::array<char, 8> fraction{};
+  std::snprintf(fraction.data(), fraction.size(), ".%03dZ", static_cast<int>(millis.count()));
+  return std::string(text.data(), length) + fraction.data();
 }
 
 nlohmann::json to_json(const Hop& hop) {

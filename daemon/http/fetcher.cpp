@@ -29,7 +29,7 @@ using std::chrono::microseconds;
 
 // Expected failures come back as error codes, not exceptions.
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadBufferBytes = 16 * 1024;
+constexpr std::size_t kReadBufferBytes = std::size_t{16} * 1024;
 
 microseconds since(Clock::time_point start) {
   return duration_cast<microseconds>(Clock::now() - start);
@@ -156,7 +156,8 @@ class Fetcher::Exchange : public std::enable_shared_from_this<Exchange> {
       if (!hop_.url.is_tls()) {
         co_await converse(socket_);
       } else if (co_await handshake()) {
-        co_await converse(*tls_);
+        // handshake() returns true only once it has emplaced tls_; the check cannot see into it.
+        co_await converse(*tls_);  // NOLINT(bugprone-unchecked-optional-access)
       }
     }
     hop_.timings.total = since(start);

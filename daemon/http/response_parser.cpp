@@ -84,7 +84,7 @@ std::string_view trim_ows(std::string_view text) {
 // For error details: peer bytes escaped and cut short, so a detail is always printable and small.
 std::string quote(std::string_view text) {
   constexpr std::size_t kMaxQuoted = 64;
-  static constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kHex = "0123456789abcdef";
   std::string out = "\"";
   for (char c : text.substr(0, kMaxQuoted)) {
     const auto byte = static_cast<unsigned char>(c);

@@ -36,10 +36,10 @@ const std::error_category& parse_error_category();
 std::error_code make_error_code(ParseError error);
 
 struct ParserLimits {
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{64} * 1024;
   std::size_t max_body_bytes =
-      1024 * 1024;         // beyond this the body is marked truncated, parsing stops
-  bool keep_body = false;  // copy body bytes (up to max_body_bytes) into `body`
+      std::size_t{1024} * 1024;  // beyond this the body is marked truncated, parsing stops
+  bool keep_body = false;        // copy body bytes (up to max_body_bytes) into `body`
 };
 
 struct ParsedResponse {

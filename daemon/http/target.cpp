@@ -1,5 +1,6 @@
 #include "http/target.h"
 
+#include <algorithm>
 #include <array>
 
 namespace fetchd::http {
@@ -36,22 +37,14 @@ std::string_view to_string(AddressFamily family) {
 }
 
 bool is_valid_header_name(std::string_view name) {
-  if (name.empty())
-    return false;
-  for (char c : name) {
-    if (!is_tchar(c))
-      return false;
-  }
-  return true;
+  return !name.empty() && std::ranges::all_of(name, is_tchar);
 }
 
 bool is_valid_header_value(std::string_view value) {
-  for (char c : value) {
+  return std::ranges::none_of(value, [](char c) {
     const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && c != '\t') || byte == 0x7f)
-      return false;
-  }
-  return true;
+    return (byte < 0x20 && c != '\t') || byte == 0x7f;
+  });
 }
 
 Expected<Target> make_target(std::string_view url) {

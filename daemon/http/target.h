@@ -30,8 +30,8 @@ struct Target {
   Method method = Method::get;
   Headers headers;  // extra request headers, after the ones fetchd always sends
   std::chrono::milliseconds timeout{10'000};
-  std::size_t max_header_bytes = 64 * 1024;
-  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = std::size_t{64} * 1024;
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
   TlsOptions tls;
   AddressFamily family = AddressFamily::any;
   int max_redirects = 0;   // 0: a 3xx is the result

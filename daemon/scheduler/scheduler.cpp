@@ -63,7 +63,7 @@ namespace {
 // Ends a job's coroutine: a stopped job ends with Asio refusing to resume it, which is the plan.
 // Anything else is a bug, logged with the job's name; the job is over, the daemon goes on.
 auto end_of_job(std::string name) {
-  return [name = std::move(name)](std::exception_ptr error) {
+  return [name = std::move(name)](const std::exception_ptr& error) {
     if (!error)
       return;
     try {
@@ -79,7 +79,7 @@ auto end_of_job(std::string name) {
 }
 }  // namespace
 
-void Scheduler::spawn(std::shared_ptr<Job> job, asio::awaitable<void> work) {
+void Scheduler::spawn(const std::shared_ptr<Job>& job, asio::awaitable<void> work) {
   asio::co_spawn(executor_, std::move(work),
                  asio::bind_cancellation_slot(job->cancel.slot(), end_of_job(job->spec.name)));
 }

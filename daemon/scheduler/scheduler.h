@@ -106,7 +106,7 @@ class Scheduler {
   // One fetch of the job under a permit; false if the job was stopped meanwhile.
   asio::awaitable<bool> fetch_once(std::shared_ptr<Job> job, Clock::time_point due,
                                    std::function<void(const http::FetchResult&)> done);
-  void spawn(std::shared_ptr<Job> job, asio::awaitable<void> work);
+  void spawn(const std::shared_ptr<Job>& job, asio::awaitable<void> work);
   void note_lateness(std::chrono::steady_clock::duration lateness);
 
   asio::any_io_executor executor_;

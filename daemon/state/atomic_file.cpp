@@ -1,5 +1,6 @@
 #include "state/atomic_file.h"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -182,9 +183,9 @@ std::error_code read_file(const std::filesystem::path& path, std::string& conten
   }
   std::string data;
   data.reserve(static_cast<std::size_t>(st.st_size));
-  char chunk[64 * 1024];
+  std::array<char, std::size_t{64} * 1024> chunk;  // filled by read(2) before use
   for (;;) {
-    const ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+    const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -198,7 +199,7 @@ std::error_code read_file(const std::filesystem::path& path, std::string& conten
     if (static_cast<std::size_t>(n) > max_bytes - data.size()) {
       return std::make_error_code(std::errc::file_too_large);
     }
-    data.append(chunk, static_cast<std::size_t>(n));
+    data.append(chunk.data(), static_cast<std::size_t>(n));
   }
   contents = std::move(data);
   return {};

@@ -74,7 +74,7 @@ Expected<std::vector<json>> parse_document(std::string_view text,
 
   if (!doc.is_object()) {
     return file_error(path,
-                      std::string("expected an object with \"version\" and \"targets\", found ") +
+                      std::string(R"(expected an object with "version" and "targets", found )") +
                           doc.type_name());
   }
   // The version first: a document of another version may have any layout.
