@@ -27,7 +27,7 @@ std::string quote_text(std::string_view text) {
 }
 
 // args.name: required, a string. Nullopt after responding with the failure.
-std::optional<std::string> name_arg(const json& args, Respond& respond) {
+std::optional<std::string> name_arg(const json& args, const Respond& respond) {
   const auto name = args.find("name");
   if (name == args.end()) {
     respond(bad_args("missing \"name\""));
@@ -130,11 +130,11 @@ std::string_view code_of(RemoveRefused reason) {
 
 // ---- handlers ----------------------------------------------------------------------------------
 
-void version(const json&, Context&, Respond respond) {
+void version(const json&, Context&, const Respond& respond) {
   respond(Outcome::ok({{"version", kVersion}, {"protocol", kProtocolVersion}}));
 }
 
-void help(const json&, Context&, Respond respond) {
+void help(const json&, Context&, const Respond& respond) {
   json list = json::array();
   for (const auto& command : commands()) {
     list.push_back({{"name", command.name},
@@ -145,18 +145,18 @@ void help(const json&, Context&, Respond respond) {
   respond(Outcome::ok({{"commands", std::move(list)}}));
 }
 
-void status(const json&, Context& context, Respond respond) {
+void status(const json&, Context& context, const Respond& respond) {
   respond(Outcome::ok(status_json(context.backend.snapshot())));
 }
 
-void list(const json& args, Context& context, Respond respond) {
+void list(const json& args, Context& context, const Respond& respond) {
   std::optional<results::State> state;
   if (const auto wanted = args.find("state"); wanted != args.end()) {
     if (wanted->is_string())
       state = results::parse_state(wanted->get<std::string>());
     if (!state) {
       return respond(
-          bad_args("\"state\" must be \"up\", \"down\" or \"unknown\", found " + dump(*wanted)));
+          bad_args(R"("state" must be "up", "down" or "unknown", found )" + dump(*wanted)));
     }
   }
   std::map<std::string, std::string> labels;
@@ -205,7 +205,7 @@ void list(const json& args, Context& context, Respond respond) {
   respond(Outcome::ok({{"targets", std::move(targets)}}));
 }
 
-void show(const json& args, Context& context, Respond respond) {
+void show(const json& args, Context& context, const Respond& respond) {
   const auto name = name_arg(args, respond);
   if (!name)
     return;
@@ -228,7 +228,7 @@ void show(const json& args, Context& context, Respond respond) {
   respond(Outcome::ok(std::move(reply)));
 }
 
-void add(const json& args, Context& context, Respond respond) {
+void add(const json& args, Context& context, const Respond& respond) {
   const auto target = args.find("target");
   if (target == args.end())
     return respond(bad_args("missing \"target\" (a target object or URL string)"));
@@ -238,7 +238,7 @@ void add(const json& args, Context& context, Respond respond) {
   respond(Outcome::ok({{"name", *added}}));
 }
 
-void remove(const json& args, Context& context, Respond respond) {
+void remove(const json& args, Context& context, const Respond& respond) {
   const auto name = name_arg(args, respond);
   if (!name)
     return;
@@ -247,7 +247,7 @@ void remove(const json& args, Context& context, Respond respond) {
   respond(Outcome::ok({{"name", *name}}));
 }
 
-void fetch(const json& args, Context& context, Respond respond) {
+void fetch(const json& args, Context& context, const Respond& respond) {
   const auto name = name_arg(args, respond);
   if (!name)
     return;
@@ -259,7 +259,7 @@ void fetch(const json& args, Context& context, Respond respond) {
   }
   FetchDone done;
   if (wait) {
-    done = [respond, name = *name](std::shared_ptr<const results::FullResult> full) {
+    done = [respond, name = *name](const std::shared_ptr<const results::FullResult>& full) {
       if (!full) {
         return respond(Outcome::fail(code::cancelled,
                                      "the fetch of " + quote_text(name) +
@@ -285,7 +285,7 @@ void fetch(const json& args, Context& context, Respond respond) {
   }
 }
 
-void reload(const json&, Context& context, Respond respond) {
+void reload(const json&, Context& context, const Respond& respond) {
   context.backend.reload([respond](const status::ReloadReport& report) {
     if (!report.ok) {
       return respond(Outcome::fail(code::config_invalid,
@@ -345,12 +345,13 @@ std::span<const Command> commands() {
 }
 
 const Command* find_command(std::string_view name) {
-  const auto found = std::find_if(kCommands.begin(), kCommands.end(),
-                                  [&](const Command& command) { return command.name == name; });
+  const auto* const found =
+      std::find_if(kCommands.begin(), kCommands.end(),
+                   [&](const Command& command) { return command.name == name; });
   return found == kCommands.end() ? nullptr : &*found;
 }
 
-void dispatch(const Request& request, Context& context, Respond respond) {
+void dispatch(const Request& request, Context& context, const Respond& respond) {
   const Command* command = find_command(request.cmd);
   if (command == nullptr) {
     return respond(Outcome::fail(code::unknown_command,
@@ -372,7 +373,7 @@ void dispatch(const Request& request, Context& context, Respond respond) {
                               (known.empty() ? " (it takes none)" : " (expected " + known + ")")));
     }
   }
-  command->handler(request.args, context, std::move(respond));
+  command->handler(request.args, context, respond);
 }
 
 }  // namespace fetchd::control

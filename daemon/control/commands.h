@@ -39,7 +39,7 @@ struct Context {
   bool admin = false;  // the peer may run admin commands (decided once per connection)
 };
 
-using Handler = void (*)(const nlohmann::json& args, Context& context, Respond respond);
+using Handler = void (*)(const nlohmann::json& args, Context& context, const Respond& respond);
 
 struct Command {
   std::string_view name;
@@ -57,6 +57,6 @@ const Command* find_command(std::string_view name);
 
 // Runs a parsed request: unknown_command, permission_denied (an admin command from a peer that is
 // not), bad_request (an unknown args key), else the handler.
-void dispatch(const Request& request, Context& context, Respond respond);
+void dispatch(const Request& request, Context& context, const Respond& respond);
 
 }  // namespace fetchd::control

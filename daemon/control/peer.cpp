@@ -18,7 +18,7 @@ Expected<Peer> peer_of(int fd) {
   // SO_PEERGROUPS (Linux 4.13) answers ERANGE with the size it needs when the buffer is short.
   std::vector<gid_t> groups(64);
   for (int attempt = 0; attempt < 4; ++attempt) {
-    socklen_t bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    auto bytes = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &bytes) == 0) {
       groups.resize(bytes / sizeof(gid_t));
       peer.groups = std::move(groups);

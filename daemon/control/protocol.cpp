@@ -45,7 +45,8 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) {
 // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
 std::string parse_message(const json::parse_error& error) {
   std::string_view text = error.what();
-  if (const auto end = text.find("] "); !text.empty() && text[0] == '[' && end != text.npos)
+  if (const auto end = text.find("] ");
+      !text.empty() && text[0] == '[' && end != std::string_view::npos)
     text.remove_prefix(end + 2);
   return std::string(text);
 }
@@ -146,14 +147,14 @@ std::string dump(const json& value) {
 }
 
 std::string format_result(const json& id, const json& result) {
-  return "{\"id\":" + dump(id) + ",\"ok\":true,\"result\":" + dump(result) + "}\n";
+  return R"({"id":)" + dump(id) + R"(,"ok":true,"result":)" + dump(result) + "}\n";
 }
 
 std::string format_failure(const json& id, const Failure& failure) {
   json error = {{"code", failure.code}, {"message", failure.message}};
   if (!failure.details.empty())
     error["details"] = failure.details;
-  return "{\"id\":" + dump(id) + ",\"ok\":false,\"error\":" + dump(error) + "}\n";
+  return R"({"id":)" + dump(id) + R"(,"ok":false,"error":)" + dump(error) + "}\n";
 }
 
 }  // namespace fetchd::control

@@ -13,6 +13,6 @@ namespace fetchd::control {
 // --socket, FETCHD_SOCKET); packaging/fetchd.socket and the man pages name it too.
 inline constexpr std::string_view kDefaultSocketPath = "/run/fetchd/control.sock";
 // A request line, its newline included.
-inline constexpr std::size_t kMaxRequestLine = 64 * 1024;
+inline constexpr std::size_t kMaxRequestLine = std::size_t{64} * 1024;
 
 }  // namespace fetchd::control

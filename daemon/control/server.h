@@ -29,7 +29,7 @@ struct ServerOptions {
   std::string admin_group{};   // empty: the socket's group
   std::size_t max_clients = 64;
   std::chrono::milliseconds idle_timeout{60'000};
-  std::size_t max_unwritten = 1024 * 1024;
+  std::size_t max_unwritten = std::size_t{1024} * 1024;
 };
 
 class Server final : private net::Protocol {

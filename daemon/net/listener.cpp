@@ -20,14 +20,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 // After a failed accept (the descriptor table is full, say): wait before trying again, so the loop
 // does not spin on an error that persists.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 // The completion of a spawned coroutine: an exception here is a bug; log it, never lose it.
 auto log_end(std::string what) {
-  return [what = std::move(what)](std::exception_ptr error) {
+  return [what = std::move(what)](const std::exception_ptr& error) {
     if (!error)
       return;
     try {

@@ -29,6 +29,7 @@
 #include <system_error>
 
 #include <asio/awaitable.hpp>
+#include <asio/basic_socket_acceptor.hpp>
 #include <asio/generic/stream_protocol.hpp>
 #include <asio/io_context.hpp>
 
@@ -86,7 +87,7 @@ struct ListenerOptions {
   std::string name{};  // log lines start "<name>: "
   std::size_t max_clients = 64;
   std::chrono::milliseconds idle_timeout{60'000};
-  std::size_t max_unwritten = 1024 * 1024;
+  std::size_t max_unwritten = std::size_t{1024} * 1024;
   std::size_t max_awaited = 64;
 };
 

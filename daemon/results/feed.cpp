@@ -25,7 +25,7 @@ Feed::Subscription Feed::subscribe(std::string name, Subscriber subscriber) {
   const std::uint64_t id = next_id_++;
   subscribers_.push_back(
       {id, std::move(name), std::make_shared<Subscriber>(std::move(subscriber)), false});
-  return Subscription(this, id);
+  return {this, id};
 }
 
 void Feed::unsubscribe(std::uint64_t id) {

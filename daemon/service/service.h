@@ -72,7 +72,7 @@ class Service final : public control::Backend {
   void for_each_target(const std::function<void(const control::TargetView&)>& visit) const override;
   std::optional<control::TargetView> find_target(std::string_view name) const override;
   Expected<std::string, control::Refusal<control::AddRefused>> add_target(
-      const nlohmann::json& target) override;
+      const nlohmann::json& given) override;
   std::optional<control::Refusal<control::RemoveRefused>> remove_target(
       const std::string& name) override;
   // Fetches an enabled target now, outside its schedule (Scheduler::fetch_now).
