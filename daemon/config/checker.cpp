@@ -176,8 +176,8 @@ std::optional<milliseconds> Checker::duration(const json& value, const std::stri
 std::optional<std::size_t> Checker::choice(const json& value, const std::string& pointer,
                                            std::initializer_list<std::string_view> choices) {
   if (value.is_string()) {
-    const auto match = std::find(choices.begin(), choices.end(),
-                                 std::string_view(value.get_ref<const std::string&>()));
+    const auto* const match = std::find(choices.begin(), choices.end(),
+                                        std::string_view(value.get_ref<const std::string&>()));
     if (match != choices.end())
       return static_cast<std::size_t>(match - choices.begin());
   }

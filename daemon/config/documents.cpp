@@ -135,10 +135,9 @@ std::vector<ParsedDocument> parse_documents(const std::vector<Document>& documen
                         "duplicate key (an object may have each key once)"});
     }
     if (!root.is_object()) {
-      errors.push_back(
-          {document.name, "", 1, 1,
-           "expected an object with \"settings\", \"defaults\" and \"targets\", found " +
-               found(root)});
+      errors.push_back({document.name, "", 1, 1,
+                        R"(expected an object with "settings", "defaults" and "targets", found )" +
+                            found(root)});
       continue;
     }
     parsed.push_back({&document, std::move(root)});

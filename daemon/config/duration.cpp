@@ -109,7 +109,9 @@ std::string format_for_people(std::chrono::microseconds duration, Precision prec
       text += std::to_string(low) + low_unit;
     return text;
   };
-  constexpr std::int64_t kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
+  constexpr std::int64_t kMinute = 60;
+  constexpr std::int64_t kHour = 60 * kMinute;
+  constexpr std::int64_t kDay = 24 * kHour;
   if (total_seconds < kMinute)
     return std::to_string(total_seconds) + "s";
   if (total_seconds < kHour)

@@ -157,7 +157,7 @@ void read_cert_days(Checker& check, const json& member, const std::string& at,
 
 constexpr std::array<KeyRule<Expectations>, 6> kExpectationKeys = {{
     {"status", read_status,
-     "status codes that count as success: 200, \"2xx\", \"200-299\", or a list"},
+     R"(status codes that count as success: 200, "2xx", "200-299", or a list)"},
     {"body_contains", read_body_contains, "text the body must contain"},
     {"body_regex", read_body_regex, "an ECMAScript regular expression the body must match"},
     {"headers", read_header_expectations, "headers the response must carry: true, or the value"},

@@ -194,7 +194,7 @@ std::map<std::string, TextPosition> locate(std::string_view text,
   PositionCounter counter(text);
   Walker(text).run(
       [&](const std::string& pointer, std::size_t offset) {
-        if (wanted.count(pointer) != 0 && found.count(pointer) == 0) {
+        if (wanted.contains(pointer) && !found.contains(pointer)) {
           found.emplace(pointer, counter.at(offset));
         }
         return found.size() < wanted.size();

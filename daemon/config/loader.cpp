@@ -99,9 +99,9 @@ Checked<TargetConfig> check_target(const nlohmann::json& value, const Defaults& 
 }
 
 Expected<TargetConfig> parse_target(const nlohmann::json& value, const Defaults& defaults,
-                                    std::string source) {
+                                    const std::string& source) {
   auto checked = check_target(value, defaults, source);
-  if (checked)
+  if (checked.errors.empty() && checked.value)
     return std::move(*checked.value);
   std::string message;
   for (const auto& error : checked.errors) {
@@ -130,7 +130,7 @@ Checked<Config> load_documents(const std::vector<Document>& documents) {
 
 Checked<Config> load_config(const std::filesystem::path& main_file) {
   auto documents = read_documents(main_file);
-  if (!documents)
+  if (!documents.errors.empty() || !documents.value)
     return {std::nullopt, std::move(documents.errors)};
   return load_documents(*documents.value);
 }

@@ -79,7 +79,7 @@ Checked<Config> load_documents(const std::vector<Document>& documents);
 // "pointer: message", "; "-separated, pointers relative to the object ("/interval: expected a
 // duration like \"30s\", found 5"; a problem with the whole object has no pointer part).
 Expected<TargetConfig> parse_target(const nlohmann::json& value, const Defaults& defaults,
-                                    std::string source);
+                                    const std::string& source);
 
 // The same with the errors as values: `source` is their file, `pointer` prefixes their pointers
 // (a request's "/target", or "/targets/3" of a state file) and is the target's source_pointer.

@@ -38,7 +38,7 @@ bool is_label_key(std::string_view key) {
   for (std::size_t i = 0; i < key.size(); ++i) {
     const char c = key[i];
     const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!letter && !(i > 0 && c >= '0' && c <= '9'))
+    if (!letter && (i == 0 || c < '0' || c > '9'))
       return false;
   }
   return true;
@@ -211,13 +211,13 @@ void read_max_redirects(Checker& check, const json& member, const std::string& a
 
 void read_max_body_bytes(Checker& check, const json& member, const std::string& at,
                          TargetBeingRead& into) {
-  if (auto n = check.integer(member, at, 0, 64 * 1024 * 1024))
+  if (auto n = check.integer(member, at, 0, std::int64_t{64} * 1024 * 1024))
     into.target.fetch.max_body_bytes = static_cast<std::size_t>(*n);
 }
 
 void read_max_header_bytes(Checker& check, const json& member, const std::string& at,
                            TargetBeingRead& into) {
-  if (auto n = check.integer(member, at, 1024, 1024 * 1024))
+  if (auto n = check.integer(member, at, 1024, std::int64_t{1024} * 1024))
     into.target.fetch.max_header_bytes = static_cast<std::size_t>(*n);
 }
 
@@ -236,12 +236,12 @@ constexpr std::array<KeyRule<TargetBeingRead>, 16> kTargetKeys = {{
     {"url", read_url, "the http:// or https:// URL to fetch"},
     {"interval", read_interval, "time between fetches"},
     {"timeout", read_timeout, "deadline of one whole fetch, redirects included"},
-    {"method", read_method, "\"GET\" or \"HEAD\""},
+    {"method", read_method, R"("GET" or "HEAD")"},
     {"headers", read_headers, "extra request headers, by name"},
     {"labels", read_labels, "labels carried into results and metrics"},
     {"enabled", read_enabled, "false: defined, but not fetched"},
     {"tls", read_tls, "certificate checking: verify, ca_file, server_name"},
-    {"ip", read_ip, "address family: \"any\", \"ipv4\" or \"ipv6\""},
+    {"ip", read_ip, R"(address family: "any", "ipv4" or "ipv6")"},
     {"max_redirects", read_max_redirects, "redirects followed; 0: a 3xx is the result"},
     {"max_body_bytes", read_max_body_bytes, "body bytes read at most"},
     {"max_header_bytes", read_max_header_bytes, "response header bytes accepted at most"},
@@ -262,7 +262,7 @@ void finish_target(Checker& check, const std::string& pointer, TargetConfig& tar
                                         std::to_string(target.labels.size()));
   }
   if (target.expect.needs_body() && fetch.method == http::Method::head) {
-    check.fail(pointer, "a body expectation needs method \"GET\", found \"HEAD\"");
+    check.fail(pointer, R"(a body expectation needs method "GET", found "HEAD")");
   }
   fetch.keep_body = target.expect.needs_body();
   auto valid = http::validate(fetch);

@@ -112,7 +112,7 @@ int answer(const std::string& reply_line, const Command& command, const Request&
   const bool fetch_failed = request.waits_for_fetch && *ok == true && result != reply.end() &&
                             result->is_object() && result->contains("result") &&
                             (*result)["result"].is_object() &&
-                            (*result)["result"].value("ok", true) == false;
+                            !(*result)["result"].value("ok", true);
   const ExitCode success = fetch_failed ? kExitFetchFailed : kExitOk;
   if (json) {
     write(stdout, reply_line + "\n");

@@ -1,6 +1,7 @@
 #include "ctl/format.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <ctime>
 
@@ -11,15 +12,15 @@ namespace fetchd::ctl {
 using std::chrono::system_clock;
 
 std::string format_latency(std::int64_t micros) {
-  char text[32];
+  std::array<char, 32> text{};
   if (micros < 1'000) {
-    std::snprintf(text, sizeof text, "%.2fms", static_cast<double>(micros) / 1e3);
+    std::snprintf(text.data(), text.size(), "%.2fms", static_cast<double>(micros) / 1e3);
   } else if (micros < 1'000'000) {
-    std::snprintf(text, sizeof text, "%.1fms", static_cast<double>(micros) / 1e3);
+    std::snprintf(text.data(), text.size(), "%.1fms", static_cast<double>(micros) / 1e3);
   } else {
-    std::snprintf(text, sizeof text, "%.2fs", static_cast<double>(micros) / 1e6);
+    std::snprintf(text.data(), text.size(), "%.2fs", static_cast<double>(micros) / 1e6);
   }
-  return text;
+  return text.data();
 }
 
 std::string format_relative(system_clock::time_point then, system_clock::time_point now) {
@@ -47,8 +48,12 @@ std::optional<system_clock::time_point> parse_time(std::string_view text) {
     }
     return value;
   };
-  const auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2), hour = digits(11, 2),
-             minute = digits(14, 2), second = digits(17, 2);
+  const auto year = digits(0, 4);
+  const auto month = digits(5, 2);
+  const auto day = digits(8, 2);
+  const auto hour = digits(11, 2);
+  const auto minute = digits(14, 2);
+  const auto second = digits(17, 2);
   if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
       (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
@@ -70,7 +75,7 @@ std::optional<system_clock::time_point> parse_time(std::string_view text) {
     for (; at < text.size() - 1; ++at) {
       if (text[at] < '0' || text[at] > '9')
         return std::nullopt;
-      micros += (text[at] - '0') * scale;
+      micros += static_cast<std::int64_t>(text[at] - '0') * scale;
       scale /= 10;
     }
     time += std::chrono::microseconds(micros);
@@ -83,6 +88,7 @@ std::optional<system_clock::time_point> parse_time(std::string_view text) {
 std::string format_table(const std::vector<Column>& columns,
                          const std::vector<std::vector<Cell>>& rows) {
   std::vector<std::size_t> widths;
+  widths.reserve(columns.size());
   for (const auto& column : columns)
     widths.push_back(column.title.size());
   for (const auto& row : rows) {

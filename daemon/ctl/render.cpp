@@ -1,6 +1,7 @@
 #include "ctl/render.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 
@@ -293,9 +294,9 @@ std::string render_status(const json& result, const Request&, const RenderContex
   std::string fetches = integer_text(result, "in_flight") + " in flight (at most " +
                         integer_text(result, "max_in_flight") + ")";
   if (const json* rate = field(result, "fetch_rate_per_s"); rate != nullptr && rate->is_number()) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f/s", rate->get<double>());
-    fetches += ", " + std::string(text);
+    std::array<char, 32> text{};
+    std::snprintf(text.data(), text.size(), "%.1f/s", rate->get<double>());
+    fetches += ", " + std::string(text.data());
   }
   fetches += ", " + integer_text(totals, "fetches") + " done, " + integer_text(totals, "skipped") +
              " skipped";

@@ -14,7 +14,7 @@
 namespace fetchd::ctl {
 
 // A `list` of 10,000 targets is about 5 MB; this leaves room and still bounds memory.
-inline constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
+inline constexpr std::size_t kMaxReplyBytes = std::size_t{64} * 1024 * 1024;
 
 // The reply line without its newline. The error is a whole sentence for the operator: whether the
 // socket is missing, permission was denied (and what to do about it), nothing listens on it, or the
