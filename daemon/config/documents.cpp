@@ -57,6 +57,45 @@ std::string syntax_detail(const json::parse_error& error) {
   return std::string(text);
 }
 
+// nlohmann throws out_of_range, which carries no position, for a number beyond double's range
+// ("timeout": 1e400). A second, SAX-only pass over the text (on this error path only) finds where.
+class ErrorPosition final : public nlohmann::json_sax<json> {
+ public:
+  std::size_t byte = 0;
+
+  bool null() override { return true; }
+  bool boolean(bool /*value*/) override { return true; }
+  bool number_integer(number_integer_t /*value*/) override { return true; }
+  bool number_unsigned(number_unsigned_t /*value*/) override { return true; }
+  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return true; }
+  bool string(string_t& /*value*/) override { return true; }
+  bool binary(binary_t& /*value*/) override { return true; }
+  bool start_object(std::size_t /*size*/) override { return true; }
+  bool key(string_t& /*value*/) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t /*size*/) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*error*/) override {
+    byte = position;
+    return false;
+  }
+};
+
+std::size_t error_byte(const std::string& text) {
+  ErrorPosition sax;
+  json::sax_parse(text, &sax);
+  return sax.byte;
+}
+
+// "number overflow parsing '1e400'": nlohmann's message without its "[json.exception...] " prefix.
+std::string exception_detail(const json::exception& error) {
+  std::string_view text = error.what();
+  if (const auto end = text.find("] "); end != std::string_view::npos)
+    text.remove_prefix(end + 2);
+  return std::string(text);
+}
+
 bool is_drop_in_name(const std::string& name) {
   return !name.empty() && name[0] != '.' && name.size() > 5 &&
          name.compare(name.size() - 5, 5, ".json") == 0;
@@ -127,6 +166,12 @@ std::vector<ParsedDocument> parse_documents(const std::vector<Document>& documen
       const auto position = position_at(document.text, token_start(document.text, error.byte));
       errors.push_back({document.name, "", position.line, position.column,
                         "invalid JSON: " + syntax_detail(error)});
+      continue;
+    } catch (const json::exception& error) {
+      const auto position =
+          position_at(document.text, token_start(document.text, error_byte(document.text)));
+      errors.push_back({document.name, "", position.line, position.column,
+                        "invalid JSON: " + exception_detail(error)});
       continue;
     }
     for (auto& duplicate : find_duplicate_keys(document.text)) {

@@ -43,7 +43,7 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) {
 }
 
 // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-std::string parse_message(const json::parse_error& error) {
+std::string parse_message(const json::exception& error) {
   std::string_view text = error.what();
   if (const auto end = text.find("] ");
       !text.empty() && text[0] == '[' && end != std::string_view::npos)
@@ -107,7 +107,8 @@ Parsed parse_request(std::string_view line) {
   json document;
   try {
     document = json::parse(line);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // parse_error, and out_of_range for a number beyond double's range ("id": 1e400).
     parsed.error = bad_request("request is not JSON: " + parse_message(error));
     return parsed;
   }

@@ -53,6 +53,13 @@ TEST(Protocol, EveryMalformedRequestIsABadRequestWithItsReason) {
             "request nests arrays or objects deeper than 32 levels");
 }
 
+TEST(Protocol, ANumberOutOfDoubleRangeAnywhereIsABadRequestNotAnException) {
+  EXPECT_EQ(error_of(R"({"cmd":"version","id":1e400})"),
+            "request is not JSON: number overflow parsing '1e400'");
+  EXPECT_EQ(error_of(R"({"cmd":"list","args":{"x":[-1e999]}})"),
+            "request is not JSON: number overflow parsing '-1e999'");
+}
+
 TEST(Protocol, TheIdSurvivesAnErrorInTheRestOfTheRequest) {
   const auto parsed = parse_request(R"({"id": "abc", "cmd": 1})");
   ASSERT_TRUE(parsed.error);

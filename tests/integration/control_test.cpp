@@ -490,6 +490,9 @@ TEST_F(ControlTest, GarbageAndInvalidUtf8GetBadRequestAndTheConnectionStaysUsabl
   const auto reply = client.reply();
   EXPECT_EQ(reply["error"]["code"], "bad_request");
   EXPECT_NE(reply["error"]["message"].get<std::string>().find("UTF-8"), std::string::npos);
+  // A number beyond double's range made the codec throw and the session stop reading.
+  client.send_raw("{\"cmd\":\"version\",\"id\":1e400}\n");
+  EXPECT_EQ(client.reply()["error"]["code"], "bad_request");
   EXPECT_EQ(client.ok("version")["protocol"], 1);
   EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
 }
