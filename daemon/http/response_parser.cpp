@@ -19,8 +19,8 @@ class ParseErrorCategory final : public std::error_category {
         return "malformed status line";
       case ParseError::bad_header:
         return "malformed header field";
-      case ParseError::obs_fold:
-        return "obsolete line folding in header field";
+      case ParseError::fold_without_field:
+        return "whitespace before the first header field";
       case ParseError::bad_content_length:
         return "invalid Content-Length";
       case ParseError::conflicting_content_length:
@@ -184,10 +184,12 @@ ResponseParser::Status ResponseParser::feed(std::string_view bytes) {
       }
       case State::chunk_data_cr:
       case State::chunk_data_lf: {
+        // Exactly CRLF (RFC 9112 7.1): a lone LF here would let a chunk size one too large pass,
+        // its CR counted as data. Lines (status, fields, chunk sizes) may end in a lone LF (2.2).
         const char c = *pos++;
         if (c == '\r' && state_ == State::chunk_data_cr) {
           state_ = State::chunk_data_lf;
-        } else if (c == '\n') {
+        } else if (c == '\n' && state_ == State::chunk_data_lf) {
           state_ = State::chunk_size_line;
         } else {
           fail(ParseError::bad_chunk, "expected CRLF after chunk data, got " + quote({&c, 1}));
@@ -276,6 +278,10 @@ void ResponseParser::on_line(std::string_view line) {
 // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4). The SP before an
 // empty reason is also accepted when missing: servers do omit it and nothing is ambiguous then.
 void ResponseParser::on_status_line(std::string_view line) {
+  // Empty lines before a status line are skipped (they count against the head's limit): servers
+  // send an extra CRLF after a 100 Continue, as a server skips one before a request line (2.2).
+  if (line.empty())
+    return;
   const bool well_formed = line.size() >= 12 && line.substr(0, 5) == "HTTP/" && is_digit(line[5]) &&
                            line[6] == '.' && is_digit(line[7]) && line[8] == ' ' &&
                            is_digit(line[9]) && is_digit(line[10]) && is_digit(line[11]) &&
@@ -289,7 +295,9 @@ void ResponseParser::on_status_line(std::string_view line) {
     return;
   }
   const int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-  if (status < 100 || status > 599) {
+  // 600-999 are invalid but in use (RFC 9110 15): kept as they are, which no expectation of a
+  // success matches; below 100 nothing can be framed.
+  if (status < 100) {
     fail(ParseError::bad_status_line, "status code out of range in status line " + quote(line));
     return;
   }
@@ -308,7 +316,7 @@ void ResponseParser::on_status_line(std::string_view line) {
 // field-line = field-name ":" OWS field-value OWS (RFC 9112 5).
 void ResponseParser::add_field(std::string_view line, Headers& fields) {
   if (is_ows(line.front())) {
-    fail(ParseError::obs_fold, "field line starts with whitespace " + quote(line));
+    unfold(line, fields);
     return;
   }
   const auto colon = line.find(':');
@@ -333,6 +341,28 @@ void ResponseParser::add_field(std::string_view line, Headers& fields) {
   fields.push_back({std::string(name), std::string(value)});
 }
 
+// obs-fold = OWS CRLF RWS (RFC 9112 5.2): a user agent replaces each with SP, so the line continues
+// the previous field's value. Without a previous field it is whitespace before the first field
+// line, which 2.2 lets a recipient reject.
+void ResponseParser::unfold(std::string_view line, Headers& fields) {
+  if (fields.empty()) {
+    fail(ParseError::fold_without_field,
+         "field line starts with whitespace before any field " + quote(line));
+    return;
+  }
+  const auto continuation = trim_ows(line);
+  if (!all_of_class(continuation, kText)) {
+    fail(ParseError::bad_header, "control character in field value " + quote(line));
+    return;
+  }
+  if (continuation.empty())
+    return;
+  std::string& value = fields.back().value;
+  if (!value.empty())
+    value += ' ';
+  value.append(continuation);
+}
+
 void ResponseParser::on_head_end() {
   const int status = response_.status;
   // 101 Switching Protocols ends HTTP/1.1 on this connection, so there is no later response to wait
@@ -355,8 +385,11 @@ void ResponseParser::on_head_end() {
     frame_by_content_length();
 }
 
+// Transfer codings (RFC 9112 6.1): chunked at most once and only as the final coding, in the list
+// of all Transfer-Encoding fields together; none at all in an HTTP/1.0 response.
 bool ResponseParser::frame_by_transfer_encoding() {
   bool has_transfer_encoding = false;
+  bool chunked_seen = false;
   bool final_chunked = false;
   for (const auto& header : response_.headers) {
     if (!iequals(header.name, "Transfer-Encoding"))
@@ -371,10 +404,11 @@ bool ResponseParser::frame_by_transfer_encoding() {
         return false;
       }
       const bool chunked = iequals(coding, "chunked");
-      if (chunked && final_chunked) {
+      if (chunked && chunked_seen) {
         fail(ParseError::bad_transfer_encoding, "chunked applied more than once");
         return false;
       }
+      chunked_seen = chunked_seen || chunked;
       final_chunked = chunked;
       return true;
     });
@@ -383,6 +417,14 @@ bool ResponseParser::frame_by_transfer_encoding() {
   }
   if (!has_transfer_encoding)
     return false;
+  if (response_.version_minor == 0) {
+    fail(ParseError::bad_transfer_encoding, "Transfer-Encoding in an HTTP/1.0 response");
+    return true;
+  }
+  if (chunked_seen && !final_chunked) {
+    fail(ParseError::bad_transfer_encoding, "chunked is not the final transfer coding");
+    return true;
+  }
   // A response whose final coding is not chunked is delimited by the connection closing
   // (RFC 9112 6.3 item 4); an error would lose responses that are merely compressed.
   state_ = final_chunked ? State::chunk_size_line : State::body_until_close;

@@ -3,10 +3,12 @@
 // Incremental HTTP/1.1 response parser (RFC 9112). Bytes in, one parsed response out; it knows
 // nothing of sockets. Feeding a response in one piece or one byte at a time gives the same result.
 //
-// Covers: status line, header fields (token names, OWS trimmed, obs-fold rejected, duplicates kept
-// in order with original case), interim 1xx responses (skipped, their statuses remembered), body
-// framing by chunked Transfer-Encoding (extensions ignored, trailers kept), Content-Length
-// (differing values are a protocol error), or read-until-close; no body for HEAD, 1xx, 204 and 304.
+// Covers: status line (empty lines before it skipped, codes 100-999), header fields (token names,
+// OWS trimmed, obs-fold unfolded to one SP, duplicates kept in order with original case), interim
+// 1xx responses (skipped, their statuses remembered), body framing by chunked Transfer-Encoding
+// (once, last, not in HTTP/1.0; extensions ignored, trailers kept), Content-Length (differing
+// values are a protocol error), or read-until-close; no body for HEAD, 1xx, 204 and 304. A lone LF
+// ends a line; chunk data must end in CRLF. docs/http-conformance.md lists each decision.
 // Memory is bounded: the head (status line + fields, and trailers) by max_header_bytes, the body
 // kept by max_body_bytes.
 
@@ -24,10 +26,10 @@ namespace fetchd::http {
 enum class ParseError {
   bad_status_line = 1,
   bad_header,                  // not "token: value", or a control character in it
-  obs_fold,                    // a field line starting with whitespace
+  fold_without_field,          // whitespace before the first field line: nothing to continue
   bad_content_length,          // not a decimal number
   conflicting_content_length,  // several Content-Length values that differ
-  bad_transfer_encoding,       // malformed Transfer-Encoding list, or "chunked" applied twice
+  bad_transfer_encoding,       // malformed list, chunked twice or not last, or in HTTP/1.0
   bad_chunk,                   // malformed chunk size line or missing CRLF after chunk data
   headers_too_large,           // head or trailers over max_header_bytes
   unexpected_eof,              // the connection closed before the message was complete
@@ -96,6 +98,7 @@ class ResponseParser {
   void on_line(std::string_view line);
   void on_status_line(std::string_view line);
   void add_field(std::string_view line, Headers& fields);
+  void unfold(std::string_view line, Headers& fields);
   void on_head_end();
   // The body's framing, from Transfer-Encoding (false when there is none) or Content-Length.
   bool frame_by_transfer_encoding();
