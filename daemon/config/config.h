@@ -116,6 +116,9 @@ struct Settings {
   std::size_t max_in_flight = 256;   // fetches at once, over all targets
   LogLevel log_level = LogLevel::info;
   std::vector<std::string> dns_servers{};  // "127.0.0.1", "[::1]:53"; empty: resolv.conf
+  // Per try, and tries per server. Unset: resolv.conf's options timeout/attempts, else 5 s and 2.
+  std::optional<std::chrono::milliseconds> dns_timeout{};
+  std::optional<int> dns_attempts{};
   bool operator==(const Settings&) const = default;
 };
 

@@ -161,7 +161,20 @@ void read_dns_servers(Checker& check, const json& member, const std::string& at,
     settings.dns_servers = std::move(servers);
 }
 
-constexpr std::array<KeyRule<Settings>, 10> kSettingsKeys = {{
+void read_dns_timeout(Checker& check, const json& member, const std::string& at,
+                      Settings& settings) {
+  using namespace std::chrono_literals;
+  if (auto timeout = check.duration(member, at, 100ms, 30s))
+    settings.dns_timeout = *timeout;
+}
+
+void read_dns_attempts(Checker& check, const json& member, const std::string& at,
+                       Settings& settings) {
+  if (auto attempts = check.integer(member, at, 1, 5))
+    settings.dns_attempts = static_cast<int>(*attempts);
+}
+
+constexpr std::array<KeyRule<Settings>, 12> kSettingsKeys = {{
     {"control_socket", read_control_socket, "path of the control socket"},
     {"socket_mode", read_socket_mode, "permission bits of the control socket, as an octal string"},
     {"socket_group", read_group<&Settings::socket_group>, "group of the control socket"},
@@ -172,6 +185,8 @@ constexpr std::array<KeyRule<Settings>, 10> kSettingsKeys = {{
     {"max_in_flight", read_count<&Settings::max_in_flight, 100'000>, "fetches at once, in all"},
     {"log_level", read_log_level, "trace, debug, info, warning or error"},
     {"dns_servers", read_dns_servers, "DNS servers to ask instead of resolv.conf's"},
+    {"dns_timeout", read_dns_timeout, "DNS timeout per try, instead of resolv.conf's timeout"},
+    {"dns_attempts", read_dns_attempts, "DNS tries per server, instead of resolv.conf's attempts"},
 }};
 
 }  // namespace

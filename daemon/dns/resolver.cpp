@@ -168,10 +168,7 @@ class Query {
 
   // Completes the caller's handler, once: posted, never run inside c-ares (which must not be
   // re-entered from its own callbacks) nor inside the initiating call.
-  void complete(Resolution resolution, bool from_cancellation_slot) {
-    done_ = true;
-    post_completion(std::move(resolution), from_cancellation_slot);
-  }
+  void complete(Resolution resolution, bool from_cancellation_slot);
 
   // The reference that c-ares holds (its callback's `void* arg` cannot own anything).
   std::shared_ptr<Query> self;
@@ -270,7 +267,11 @@ class Core : public std::enable_shared_from_this<Core> {
   template <typename Handler>
   void start(Handler handler, std::string host, Family family);
   void shutdown();
+  void cancel_all();
+  // A caller stopped waiting for its lookup (answered or cancelled).
+  void on_caller_done();
 
+  const RetryOptions& retry() const { return retry_; }
   bool busy() const { return in_flight_ > 0; }
   void process(ares_socket_t read_fd, ares_socket_t write_fd) {
     ares_process_fd(channel_, read_fd, write_fd);
@@ -287,8 +288,11 @@ class Core : public std::enable_shared_from_this<Core> {
   asio::steady_timer timer_;
   bool timer_armed_ = false;
   timeval timer_cap_{};
+  RetryOptions retry_;
   // c-ares queries not yet called back, cancelled ones included. Zero: nothing is waited for.
   std::size_t in_flight_ = 0;
+  // Of those, the ones whose caller still waits. Zero while in_flight_ is not: all abandoned.
+  std::size_t waiting_ = 0;
   std::vector<std::shared_ptr<Watcher>> watchers_;  // a handful: one per server, plus TCP
 };
 
@@ -350,27 +354,46 @@ void init_library_once() {
   });
 }
 
-Core::Core(asio::any_io_executor executor, const ResolverOptions& options)
-    : executor_(std::move(executor)), timer_(executor_) {
-  if (options.timeout.count() <= 0 || options.tries < 1) {
+void Query::complete(Resolution resolution, bool from_cancellation_slot) {
+  done_ = true;
+  post_completion(std::move(resolution), from_cancellation_slot);
+  core_->on_caller_done();
+}
+
+RetryOptions effective_retry(const ResolverOptions& options) {
+  RetryOptions retry = system_retry_options(options.resolv_conf);
+  if (options.timeout || options.tries) {
+    retry.timeout = options.timeout.value_or(retry.timeout);
+    retry.attempts = options.tries.value_or(retry.attempts);
+    retry.source = "configuration";
+  }
+  if (retry.timeout.count() <= 0 || retry.attempts < 1) {
     throw std::runtime_error("resolver: timeout and tries must be positive");
   }
+  return retry;
+}
+
+Core::Core(asio::any_io_executor executor, const ResolverOptions& options)
+    : executor_(std::move(executor)), timer_(executor_), retry_(effective_retry(options)) {
   init_library_once();
 
   const int timeout_ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(
-      options.timeout.count(), INT_MAX / 8));  // c-ares doubles it per round of retries
+      retry_.timeout.count(), INT_MAX / 8));  // c-ares doubles it per round of retries
   timer_cap_.tv_sec = timeout_ms / 1000;
   timer_cap_.tv_usec = static_cast<suseconds_t>(timeout_ms % 1000) * 1000;
 
   // c-ares takes a non-const char* (and copies it in ares_init_options).
   std::string file_then_dns = "fb";
   std::string dns_only = "b";
+  std::string resolv_conf = options.resolv_conf.string();
   ares_options ares{};
-  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS |
+             ARES_OPT_RESOLVCONF;
   ares.sock_state_cb = &Core::on_sock_state;
   ares.sock_state_cb_data = this;
   ares.timeout = timeout_ms;
-  ares.tries = options.tries;
+  ares.tries = retry_.attempts;
+  ares.resolvconf_path = resolv_conf.data();
   ares.lookups = options.use_hosts_file ? file_then_dns.data() : dns_only.data();
   if (!options.servers.empty()) {
     // resolv.conf's search list belongs with resolv.conf's servers: with servers of its own the
@@ -409,6 +432,25 @@ void Core::shutdown() {
   timer_.cancel();
 }
 
+// Calls on_addrinfo for every query with ARES_ECANCELLED, at once: callers still waiting get
+// operation_aborted, and in_flight_ drops to zero, which pauses the timer and the sockets.
+void Core::cancel_all() {
+  if (channel_ != nullptr && busy())
+    ares_cancel(channel_);
+}
+
+void Core::on_caller_done() {
+  --waiting_;
+  if (waiting_ > 0 || !busy())
+    return;
+  // Posted: a caller may be completed from inside a c-ares callback, and ares_cancel must not
+  // re-enter c-ares. Checked again when it runs: a lookup may have started meanwhile.
+  asio::post(executor_, [self = shared_from_this()] {
+    if (self->waiting_ == 0)
+      self->cancel_all();
+  });
+}
+
 template <typename Handler>
 void Core::start(Handler handler, std::string host, Family family) {
   auto query =
@@ -422,6 +464,7 @@ void Core::start(Handler handler, std::string host, Family family) {
                                              : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;  // one node per address, not one per socket type
   const bool was_idle = in_flight_++ == 0;
+  ++waiting_;
   // May call on_addrinfo before returning (hosts file, invalid name).
   ares_getaddrinfo(channel_, query->host().c_str(), nullptr, &hints, &Core::on_addrinfo,
                    query.get());
@@ -524,6 +567,14 @@ Resolver::Resolver(asio::any_io_executor executor, const ResolverOptions& option
     : impl_(std::make_unique<Impl>(std::move(executor), options)) {}
 
 Resolver::~Resolver() = default;
+
+void Resolver::cancel_all() {
+  impl_->core->cancel_all();
+}
+
+const RetryOptions& Resolver::retry() const {
+  return impl_->core->retry();
+}
 
 asio::awaitable<Resolution> Resolver::resolve(std::string host, Family family) {
   if (std::optional<Resolution> answer = answer_without_lookup(host, family)) {

@@ -6,7 +6,9 @@
 // Honours /etc/hosts and /etc/resolv.conf; an explicit server list replaces resolv.conf's servers.
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -14,6 +16,8 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/address.hpp>
+
+#include "dns/resolv_conf.h"
 
 namespace fetchd::dns {
 
@@ -34,11 +38,15 @@ std::error_code make_error_code(DnsError error);
 struct ResolverOptions {
   // "127.0.0.1", "127.0.0.1:5353", "[::1]:53". Empty: the servers of /etc/resolv.conf.
   std::vector<std::string> servers;
-  // Per-try timeout and tries per server, as in resolv.conf's timeout/attempts.
-  std::chrono::milliseconds timeout{2000};
-  int tries = 2;
+  // Per-try timeout and tries per server. Unset: resolv.conf's `options timeout: attempts:` (then
+  // RES_OPTIONS), else glibc's defaults, 5 s and 2 (resolv_conf.h). c-ares doubles the timeout
+  // at each round over the servers, so one server and 2 tries wait timeout + 2 x timeout.
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<int> tries;
   // Read /etc/hosts first (as the system does). Tests that want only their DNS server turn it off.
   bool use_hosts_file = true;
+  // Read for servers, search domains and the retry options; tests point it at a file of their own.
+  std::filesystem::path resolv_conf = "/etc/resolv.conf";
 };
 
 struct Resolution {
@@ -57,7 +65,15 @@ class Resolver {
 
   // IP literals are returned without a lookup. Honours per-operation cancellation (terminal,
   // partial, total): a cancelled lookup completes at once with asio::error::operation_aborted.
+  // Once no caller waits for any query, c-ares' queries are cancelled too (c-ares 1.18 cannot
+  // cancel one query of several), so an abandoned lookup keeps no timer or socket busy.
   asio::awaitable<Resolution> resolve(std::string host, Family family);
+
+  // Completes every pending lookup with operation_aborted at once (shutdown).
+  void cancel_all();
+
+  // The timeout and tries in effect, and where they came from.
+  const RetryOptions& retry() const;
 
  private:
   class Impl;

@@ -12,6 +12,7 @@
 
 #include "common/plural.h"
 #include "common/version.h"
+#include "config/duration.h"
 
 namespace fetchd::service {
 
@@ -40,6 +41,8 @@ std::size_t raise_descriptor_limit() {
 dns::ResolverOptions resolver_options(const config::Settings& settings) {
   dns::ResolverOptions options;
   options.servers = settings.dns_servers;
+  options.timeout = settings.dns_timeout;
+  options.tries = settings.dns_attempts;
   return options;
 }
 
@@ -84,6 +87,8 @@ std::vector<std::string> keep_restart_only_settings(const config::Settings& runn
   keep("admin_group", running.admin_group, next.admin_group);
   keep("state_dir", running.state_dir, next.state_dir);
   keep("dns_servers", running.dns_servers, next.dns_servers);
+  keep("dns_timeout", running.dns_timeout, next.dns_timeout);
+  keep("dns_attempts", running.dns_attempts, next.dns_attempts);
   return edited_names;
 }
 
@@ -161,6 +166,9 @@ void Service::start() {
   spdlog::info("fetchd started: {} ({} from the state file), {}",
                plural(registry_.size(), "target"), registry_.runtime_entries().size(),
                plural(config_->files.size(), "file"));
+  const dns::RetryOptions& retry = resolver_.retry();
+  spdlog::info("DNS: {} per try, {} per server (from {})", config::format_duration(retry.timeout),
+               plural(static_cast<std::size_t>(retry.attempts), "try", "tries"), retry.source);
 }
 
 // The stored runtime targets, read again against `next`'s defaults; those no longer valid and
@@ -405,6 +413,9 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors,
 
 void Service::shutdown() {
   scheduler_.stop_all();
+  // Lookups of fetches that were waiting for a free slot, and of queries no fetch waits for any
+  // more, end now rather than when c-ares gives up on them.
+  resolver_.cancel_all();
   feed_.publish({.kind = results::EventKind::stopping});
   reader_.join();
 }

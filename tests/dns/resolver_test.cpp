@@ -20,6 +20,7 @@
 
 #include "support/dns_server.h"
 #include "support/run_until.h"
+#include "support/temp_dir.h"
 
 namespace fetchd::dns {
 namespace {
@@ -303,6 +304,147 @@ TEST_F(ResolverTest, InvalidNameIsBadName) {
   EXPECT_EQ(double_dot.error, DnsError::bad_name) << double_dot.message;
   EXPECT_EQ(empty.error, DnsError::bad_name) << empty.message;
   EXPECT_EQ(dns_.total_queries(), 0u);
+}
+
+// Lookups of a silent name, timed; the server is ours, the retry options come from `options`.
+Clock::duration time_out_silent_lookup(asio::io_context& io, Resolver& resolver,
+                                       Resolution& result) {
+  bool finished = false;
+  const auto start = Clock::now();
+  Clock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        result = co_await resolver.resolve("silent.test", Family::ipv4);
+        took = Clock::now() - start;
+        finished = true;
+      },
+      rethrow);
+  EXPECT_TRUE(test::run_until(
+      io, [&] { return finished; }, 20s));
+  return took;
+}
+
+TEST_F(ResolverTest, ResolvConfTimeoutAndAttemptsApplyWhenNotConfigured) {
+  dns_.add_silent("silent.test");
+  const test::TempDir dir("resolver");
+  test::write_file(dir.path() / "resolv.conf", "options timeout:1 attempts:1\n");
+  ResolverOptions options = local_options();
+  options.timeout.reset();
+  options.tries.reset();
+  options.resolv_conf = dir.path() / "resolv.conf";
+  Resolver resolver(io_.get_executor(), options);
+  EXPECT_EQ(resolver.retry().timeout, 1s);
+  EXPECT_EQ(resolver.retry().attempts, 1);
+  EXPECT_EQ(resolver.retry().source, options.resolv_conf.string());
+
+  Resolution result;
+  const auto took = time_out_silent_lookup(io_, resolver, result);
+  EXPECT_EQ(result.error, DnsError::timeout) << result.message;
+  // Once, after one timeout: not c-ares' own 5 s x 4 tries, nor the 2 s x 2 fetchd used to set.
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 1900ms);
+  EXPECT_EQ(dns_.queries("silent.test"), 1u);
+}
+
+TEST_F(ResolverTest, ConfiguredRetryWinsOverResolvConf) {
+  dns_.add_silent("silent.test");
+  const test::TempDir dir("resolver");
+  test::write_file(dir.path() / "resolv.conf", "options timeout:5 attempts:5\n");
+  ResolverOptions options = local_options();
+  options.timeout = 300ms;
+  options.tries.reset();
+  options.resolv_conf = dir.path() / "resolv.conf";
+  Resolver resolver(io_.get_executor(), options);
+  EXPECT_EQ(resolver.retry().timeout, 300ms);
+  EXPECT_EQ(resolver.retry().attempts, 5);  // the file's, not overridden
+  EXPECT_EQ(resolver.retry().source, "configuration");
+}
+
+// A lookup nobody waits for any more keeps nothing busy: the io_context runs out of work at once,
+// not when c-ares would have given up (2 s here).
+TEST_F(ResolverTest, AnAbandonedLookupLeavesNoWorkBehind) {
+  dns_.add_silent("silent.test");
+  Resolver resolver(io_.get_executor(), local_options());
+  asio::cancellation_signal cancel;
+  dns_.on_query([&](const std::string&) { cancel.emit(asio::cancellation_type::terminal); });
+  Resolution result;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        result = co_await resolver.resolve("silent.test", Family::any);
+        dns_.stop();
+      },
+      asio::bind_cancellation_slot(cancel.slot(), rethrow));
+  const auto start = Clock::now();
+  io_.run_for(5s);
+  EXPECT_TRUE(io_.stopped());
+  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_EQ(result.error, asio::error::operation_aborted) << result.message;
+}
+
+// c-ares 1.18 cancels all queries or none: a lookup abandoned beside one still waited for leaves
+// the other to finish on its own.
+TEST_F(ResolverTest, AbandoningOneLookupLeavesTheOthersToFinish) {
+  dns_.add_silent("silent.test");
+  dns_.add_silent("other.test");
+  ResolverOptions options = local_options();
+  options.timeout = 500ms;
+  Resolver resolver(io_.get_executor(), options);
+  asio::cancellation_signal cancel;
+  int asked = 0;
+  dns_.on_query([&](const std::string&) {
+    if (++asked == 2)
+      cancel.emit(asio::cancellation_type::terminal);
+  });
+  Resolution abandoned, waited;
+  int pending = 2;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        waited = co_await resolver.resolve("other.test", Family::ipv4);
+        --pending;
+      },
+      rethrow);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        abandoned = co_await resolver.resolve("silent.test", Family::ipv4);
+        --pending;
+      },
+      asio::bind_cancellation_slot(cancel.slot(), rethrow));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return pending == 0; }, 10s));
+  EXPECT_EQ(abandoned.error, asio::error::operation_aborted) << abandoned.message;
+  EXPECT_EQ(waited.error, DnsError::timeout) << waited.message;
+}
+
+TEST_F(ResolverTest, CancelAllEndsEveryPendingLookupAtOnce) {
+  constexpr int kLookups = 5;
+  dns_.add_silent("silent.test");
+  Resolver resolver(io_.get_executor(), local_options());
+  int asked = 0;
+  dns_.on_query([&](const std::string&) {
+    if (++asked == kLookups)
+      resolver.cancel_all();
+  });
+  std::vector<Resolution> results(kLookups);
+  int pending = kLookups;
+  for (auto& result : results) {
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          result = co_await resolver.resolve("silent.test", Family::ipv4);
+          --pending;
+        },
+        rethrow);
+  }
+  const auto start = Clock::now();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return pending == 0; }, 10s));
+  EXPECT_LT(Clock::now() - start, 1s);
+  for (const auto& result : results)
+    EXPECT_EQ(result.error, asio::error::operation_aborted) << result.message;
 }
 
 TEST(ResolverErrorTest, ErrorsBelongToTheDnsCategory) {
