@@ -503,10 +503,12 @@ void ResponseParser::on_chunk_size_line(std::string_view line) {
     }
     size = (size << 4) | static_cast<std::uint64_t>(digit);
   }
+  // BWS only before a ';' (7.1.1): "5  " with nothing after is malformed.
   auto rest = line.substr(i);
   while (!rest.empty() && is_ows(rest.front()))
     rest.remove_prefix(1);
-  if (i == 0 || (!rest.empty() && rest.front() != ';') || !all_of_class(rest, kText)) {
+  if (i == 0 || (rest.empty() && i != line.size()) || (!rest.empty() && rest.front() != ';') ||
+      !all_of_class(rest, kText)) {
     fail(ParseError::bad_chunk, "malformed chunk size line " + quote(line));
     return;
   }
