@@ -3,7 +3,7 @@
 #   make run    build and run fetchd's main job
 #   make test   lint (clang-format, shellcheck, clang-tidy), build (release, ASan/UBSan) and run the
 #               whole test suite, and the thread-crossing tests under TSan
-.PHONY: run test build deps test-deps format-check shellcheck tidy tsan package-deps package e2e clean
+.PHONY: run test build deps test-deps format-check shellcheck tidy tsan fuzz fuzz-check package-deps package e2e clean
 
 JOBS ?= 2
 RELEASE := build/release
@@ -59,12 +59,21 @@ tsan: test-deps $(TSAN)/build.ninja
 	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest -j$(JOBS) --output-on-failure --timeout 600 -R '$(TSAN_TESTS)'
 
+# libFuzzer on each parser (tests/fuzz/) for FUZZ_SECONDS (default 60) each; make test runs each
+# for a short fixed time on the checked-in corpus (fuzz-check).
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+fuzz-check: test-deps
+	@FUZZ_SECONDS=10 JOBS=$(JOBS) scripts/fuzz.sh
+
 test: test-deps $(RELEASE)/build.ninja $(SANITIZE)/build.ninja format-check shellcheck tidy
 	ninja -C $(RELEASE) -j$(JOBS)
 	cd $(RELEASE) && ctest -j$(JOBS) --output-on-failure --timeout 300
 	ninja -C $(SANITIZE) -j$(JOBS)
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1 ctest -j$(JOBS) --output-on-failure --timeout 600
 	$(MAKE) tsan
+	$(MAKE) fuzz-check
 
 package-deps:
 	@scripts/install-deps.sh --package
