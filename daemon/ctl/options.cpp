@@ -62,7 +62,7 @@ Expected<Invocation> parse_invocation(const std::vector<std::string>& args,
         return Error{"--timeout needs a duration (\"10s\")"};
       auto parsed = config::parse_duration(*value);
       if (!parsed)
-        return Error{"--timeout: expected a duration like \"10s\", found \"" + *value +
+        return Error{R"(--timeout: expected a duration like "10s", found ")" + *value +
                      "\": " + parsed.error().message};
       if (parsed->count() == 0)
         return Error{"--timeout must be more than 0s"};

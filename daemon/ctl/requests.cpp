@@ -138,7 +138,7 @@ bool check_duration(ArgCursor& cursor, std::string_view option, const std::strin
   auto parsed = config::parse_duration(text);
   if (!parsed) {
     // Worded as the configuration's errors are ("expected a duration like ..., found ...").
-    cursor.fail(std::string(option) + ": expected a duration like \"10s\", found \"" + text +
+    cursor.fail(std::string(option) + R"(: expected a duration like "10s", found ")" + text +
                 "\": " + parsed.error().message);
     return false;
   }
@@ -301,7 +301,7 @@ Expected<Request> build_add(const Args& args) {
       return Error{"--json: TARGET is not valid JSON"};
     if (!parsed.is_object() && !parsed.is_string())
       return Error{
-          "--json: TARGET must be an object ({\"name\": ..., \"url\": ...}) or a URL string"};
+          R"(--json: TARGET must be an object ({"name": ..., "url": ...}) or a URL string)"};
     return Request{.cmd = "add", .args = {{"target", std::move(parsed)}}};
   }
   if (positionals.size() < 2)
@@ -309,7 +309,7 @@ Expected<Request> build_add(const Args& args) {
   if (positionals.size() > 2)
     return Error{"unexpected argument \"" + positionals[2] + "\""};
   nlohmann::json full = {{"name", positionals[0]}, {"url", positionals[1]}};
-  for (auto& [key, value] : target.items())
+  for (const auto& [key, value] : target.items())
     full[key] = value;
   if (!labels.empty())
     full["labels"] = std::move(labels);

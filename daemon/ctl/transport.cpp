@@ -1,5 +1,6 @@
 #include "ctl/transport.h"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -49,16 +50,17 @@ std::string permission_message(const std::string& path) {
   struct stat info {};
   std::string group = "fetchd";
   if (::stat(path.c_str(), &info) == 0) {
-    char buffer[4096];
+    std::array<char, 4096> buffer{};
     struct group entry {};
     struct group* found = nullptr;
-    if (::getgrgid_r(info.st_gid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
+    if (::getgrgid_r(info.st_gid, &entry, buffer.data(), buffer.size(), &found) == 0 &&
+        found != nullptr)
       group = found->gr_name;
     else
       group = std::to_string(info.st_gid);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    text += " (socket mode " + std::string(mode) + ", group " + group + ")";
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    text += " (socket mode " + std::string(mode.data()) + ", group " + group + ")";
   } else {
     text += " (a directory on the way is not searchable by you)";
   }
@@ -151,16 +153,18 @@ Expected<std::string> exchange(const std::string& socket_path, std::string_view 
   }
 
   std::string reply;
-  char buffer[65536];
+  std::array<char, 65536> buffer{};
   for (;;) {
-    const ssize_t count = ::recv(socket.get(), buffer, sizeof buffer, 0);
+    const ssize_t count = ::recv(socket.get(), buffer.data(), buffer.size(), 0);
     if (count > 0) {
-      const auto newline = std::string_view(buffer, static_cast<std::size_t>(count)).find('\n');
-      reply.append(buffer,
+      const auto newline =
+          std::string_view(buffer.data(), static_cast<std::size_t>(count)).find('\n');
+      reply.append(buffer.data(),
                    newline == std::string_view::npos ? static_cast<std::size_t>(count) : newline);
       if (reply.size() > max_reply_bytes)
         return Error{"the reply from fetchd is larger than " +
-                     std::to_string(max_reply_bytes / (1024 * 1024)) + " MiB, giving up"};
+                     std::to_string(max_reply_bytes / (std::size_t{1024} * 1024)) +
+                     " MiB, giving up"};
       if (newline != std::string_view::npos)
         return reply;
       continue;

@@ -1,5 +1,6 @@
 #include "once/once.h"
 
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -32,7 +33,7 @@ std::string read_timeout(const std::optional<std::string>& text, http::Target& t
       !text->empty() && text->find_first_not_of("0123456789") == std::string::npos;
   const auto duration = config::parse_duration(seconds_only ? *text + "s" : *text);
   if (!duration) {
-    return "--timeout: expected a duration like \"10s\", found \"" + *text +
+    return R"(--timeout: expected a duration like "10s", found ")" + *text +
            "\": " + duration.error().message;
   }
   if (duration->count() == 0)
@@ -119,9 +120,10 @@ std::string parse_args(const std::vector<std::string>& args, Options& options) {
 std::string micros_text(const std::optional<std::chrono::microseconds>& duration) {
   if (!duration)
     return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1fms", static_cast<double>(duration->count()) / 1000.0);
-  return text;
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.1fms",
+                static_cast<double>(duration->count()) / 1000.0);
+  return text.data();
 }
 
 // One block per fetch, printed at once so concurrent fetches never interleave their lines.
@@ -194,14 +196,15 @@ int run(const std::vector<std::string>& args) {
   http::Fetcher fetcher(resolver);
   std::vector<http::FetchResult> results(options.targets.size());
   for (std::size_t i = 0; i < options.targets.size(); ++i) {
-    asio::co_spawn(loop, fetcher.fetch(options.targets[i]),
-                   [&results, &options, i](std::exception_ptr error, http::FetchResult result) {
-                     if (error)
-                       std::rethrow_exception(error);
-                     if (!options.json)
-                       print_headers(result);
-                     results[i] = std::move(result);
-                   });
+    asio::co_spawn(
+        loop, fetcher.fetch(options.targets[i]),
+        [&results, &options, i](const std::exception_ptr& error, http::FetchResult result) {
+          if (error)
+            std::rethrow_exception(error);
+          if (!options.json)
+            print_headers(result);
+          results[i] = std::move(result);
+        });
   }
   loop.run();
 

@@ -197,7 +197,8 @@ bool stderr_is_journal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
   if (stream == nullptr)
     return false;
-  std::uintmax_t device = 0, inode = 0;
+  std::uintmax_t device = 0;
+  std::uintmax_t inode = 0;
   if (std::sscanf(stream, "%ju:%ju", &device, &inode) != 2)
     return false;
   struct stat err {};

@@ -49,7 +49,7 @@ class Notifier {
   std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_every_; }
 
  private:
-  void send(const std::string& message);
+  static void send(const std::string& message);
   void ping_watchdog();
   void refresh_status();
 
