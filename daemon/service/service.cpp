@@ -145,6 +145,7 @@ void Service::subscribe_observers() {
 
 void Service::start() {
   started_at_ = Clock::now();
+  started_steady_ = std::chrono::steady_clock::now();
   spdlog::set_level(spdlog_level(config_->settings.log_level));
   const auto max_in_flight =
       effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_);
@@ -432,7 +433,7 @@ status::Snapshot Service::snapshot() const {
       .version = kVersion,
       .pid = static_cast<long>(::getpid()),
       .started = started_at_,
-      .taken = Clock::now(),
+      .running_for = std::chrono::steady_clock::now() - started_steady_,
       .config_files = config_->files,
       .last_reload = last_reload_,
       .targets = count_targets(),
@@ -441,6 +442,7 @@ status::Snapshot Service::snapshot() const {
       .fetches = stats.fetches_completed,
       .skipped = stats.slots_skipped,
       .fetch_rate_per_s = fetch_rate_.per_second(std::chrono::steady_clock::now()),
+      .lateness = status::lateness_of(scheduler_.recent_lateness_us()),
   };
 }
 

@@ -11,9 +11,20 @@ std::string ReloadReport::summary() const {
          std::to_string(changed.size()) + " changed, " + std::to_string(unchanged) + " unchanged";
 }
 
+Lateness lateness_of(std::vector<std::int64_t> samples_us) {
+  if (samples_us.empty())
+    return {};
+  const auto at = [&samples_us](std::size_t rank) {
+    std::nth_element(samples_us.begin(), samples_us.begin() + static_cast<std::ptrdiff_t>(rank),
+                     samples_us.end());
+    return samples_us[rank];
+  };
+  const std::size_t last = samples_us.size() - 1;
+  return {.p50_us = at(last / 2), .p99_us = at(last * 99 / 100), .max_us = at(last)};
+}
+
 std::int64_t Snapshot::uptime_s() const {
-  return std::max<std::int64_t>(
-      0, std::chrono::duration_cast<std::chrono::seconds>(taken - started).count());
+  return std::chrono::duration_cast<std::chrono::seconds>(running_for).count();
 }
 
 }  // namespace fetchd::status

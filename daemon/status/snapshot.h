@@ -35,11 +35,19 @@ struct TargetCounts {
   bool operator==(const TargetCounts&) const = default;
 };
 
+// How late fetches started against their schedule, over the last 65,536 starts (microseconds).
+struct Lateness {
+  std::int64_t p50_us = 0, p99_us = 0, max_us = 0;
+  bool operator==(const Lateness&) const = default;
+};
+Lateness lateness_of(std::vector<std::int64_t> samples_us);
+
 struct Snapshot {
   std::string version{};
   long pid = 0;
-  Clock::time_point started{};
-  Clock::time_point taken{};
+  Clock::time_point started{};  // wall clock, for people
+  // On the monotonic clock: a step of the wall clock moves neither it nor the uptime.
+  std::chrono::steady_clock::duration running_for{};
   std::vector<std::string> config_files{};
   std::optional<ReloadReport> last_reload{};
   TargetCounts targets{};
@@ -48,6 +56,7 @@ struct Snapshot {
   std::uint64_t fetches = 0;      // completed since start
   std::uint64_t skipped = 0;      // slots skipped since start: the previous fetch still ran
   double fetch_rate_per_s = 0;    // completed fetches per second over the last minute
+  Lateness lateness{};
 
   std::int64_t uptime_s() const;
 };

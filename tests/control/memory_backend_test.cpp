@@ -82,7 +82,7 @@ TEST_F(MemoryBackendTest, StatusRendersTheSnapshot) {
       .version = "9.9.9",
       .pid = 42,
       .started = kEpoch,
-      .taken = kEpoch + std::chrono::seconds(90),
+      .running_for = std::chrono::seconds(90),
       .config_files = {"/etc/fetchd/fetchd.json"},
       .last_reload = status::ReloadReport{.ok = true,
                                           .at = kEpoch,
