@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fetchd_process.h"
+#include "support/line_client.h"
 #include "support/nginx.h"
 #include "support/process.h"
 #include "support/run_until.h"
@@ -38,58 +39,18 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using Socket = asio::local::stream_protocol::socket;
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // ---- a client ----------------------------------------------------------------------------------
 
-// One connection: requests out, reply lines in. Owned by the coroutines that use it.
-struct Connection {
-  explicit Connection(asio::io_context& io) : socket(io) {}
-  Socket socket;
-  std::string buffer;  // bytes read past the last line returned
-};
+using Connection = test::LineConnection<Socket>;
+using test::read_line;
+using test::run;
+using test::send;
 
 asio::awaitable<std::error_code> connect_to(std::shared_ptr<Connection> connection,
                                             std::string path) {
-  auto [error] = co_await connection->socket.async_connect(
-      asio::local::stream_protocol::endpoint(path), kUseTuple);
-  co_return error;
-}
-
-asio::awaitable<std::error_code> send(std::shared_ptr<Connection> connection, std::string bytes) {
-  auto [error, written] =
-      co_await asio::async_write(connection->socket, asio::buffer(bytes), kUseTuple);
-  co_return error;
-}
-
-// The next line without its newline; nullopt at EOF or on an error.
-asio::awaitable<std::optional<std::string>> read_line(std::shared_ptr<Connection> connection) {
-  auto [error, size] = co_await asio::async_read_until(
-      connection->socket, asio::dynamic_buffer(connection->buffer), '\n', kUseTuple);
-  if (error)
-    co_return std::nullopt;
-  std::string line = connection->buffer.substr(0, size - 1);
-  connection->buffer.erase(0, size);
-  co_return line;
-}
-
-// Runs `work` on `io` until it completes or `timeout` passes; nullopt then (the test fails).
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> work,
-                     std::chrono::steady_clock::duration timeout = 10s) {
-  std::optional<T> result;
-  bool done = false;
-  asio::co_spawn(io, std::move(work), [&](std::exception_ptr error, T value) {
-    done = true;
-    if (error)
-      ADD_FAILURE() << "client coroutine threw";
-    else
-      result = std::move(value);
-  });
-  if (!test::run_until(
-          io, [&] { return done; }, timeout))
-    ADD_FAILURE() << "client did not finish in time";
-  return result;
+  co_return co_await test::connect_to(std::move(connection),
+                                      asio::local::stream_protocol::endpoint(path));
 }
 
 // A blocking-style client for the simple cases, each call bounded by a deadline.

@@ -2,15 +2,13 @@
 // a lookup that no server answers. The "server" is a UDP socket that never reads (so c-ares sees
 // no reply, not a refusal), on loopback, or on port 53 of a network namespace the test makes.
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "support/fetchd_process.h"
 #include "support/process.h"
+#include "support/silent_socket.h"
 #include "support/temp_dir.h"
 
 namespace fetchd {
@@ -19,40 +17,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class SilentDnsServer {
- public:
-  SilentDnsServer() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-      throw std::runtime_error("cannot bind a UDP socket on 127.0.0.1");
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentDnsServer() { ::close(fd_); }
-  SilentDnsServer(const SilentDnsServer&) = delete;
-  SilentDnsServer& operator=(const SilentDnsServer&) = delete;
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // A question has arrived (it stays unread: nobody answers it).
-  bool wait_for_query(std::chrono::milliseconds timeout) const {
-    pollfd ready{.fd = fd_, .events = POLLIN, .revents = 0};
-    return ::poll(&ready, 1, static_cast<int>(timeout.count())) == 1;
-  }
-
- private:
-  int fd_;
-  std::uint16_t port_ = 0;
-};
-
 double seconds(Clock::duration duration) {
   return std::chrono::duration<double>(duration).count();
 }
 
 TEST(DnsDeadline, OnceEndsAtTheFetchTimeoutNotWhenTheLookupGivesUp) {
-  const SilentDnsServer dns;
+  const test::SilentSocket dns(test::SilentSocket::Protocol::udp);
   const test::TempDir dir("dns-deadline");
   const auto start = Clock::now();
   const auto run = test::run_command({FETCHD_BINARY, "once", "--timeout", "1s", "--dns-server",
@@ -68,7 +38,7 @@ TEST(DnsDeadline, OnceEndsAtTheFetchTimeoutNotWhenTheLookupGivesUp) {
 }
 
 TEST(DnsDeadline, SigtermDuringAnUnansweredLookupStopsWithinTwoSeconds) {
-  const SilentDnsServer dns;
+  const test::SilentSocket dns(test::SilentSocket::Protocol::udp);
   const test::TempDir dir("dns-deadline");
   const auto socket = dir.path() / "fetchd.sock";
   test::write_file(dir.path() / "fetchd.json",
@@ -80,7 +50,7 @@ TEST(DnsDeadline, SigtermDuringAnUnansweredLookupStopsWithinTwoSeconds) {
   auto daemon =
       test::start_daemon({FETCHD_BINARY, "--config", (dir.path() / "fetchd.json").string()},
                          dir.path() / "daemon.log", socket);
-  ASSERT_TRUE(dns.wait_for_query(10s)) << daemon->output();
+  ASSERT_TRUE(dns.wait_for_arrival(10s)) << daemon->output();
   EXPECT_TRUE(
       daemon->wait_for_output("DNS: 10s per try, 2 tries per server (from configuration)", 1s))
       << daemon->output();

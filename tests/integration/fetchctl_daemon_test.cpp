@@ -31,6 +31,7 @@
 #include "support/fetchd_process.h"
 #include "support/nginx.h"
 #include "support/process.h"
+#include "support/silent_socket.h"
 #include "support/temp_dir.h"
 #include "support/test_pki.h"
 
@@ -73,35 +74,6 @@ bool has_line_and_column(const std::string& text, const std::string& prefix) {
   }
   return false;
 }
-
-// A TCP port that accepts connections (in the kernel's backlog) and never answers: a fetch of it
-// runs until its timeout.
-class SilentPort {
- public:
-  SilentPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), size) != 0 ||
-        ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-    }
-    port_ = ntohs(address.sin_port);
-  }
-  ~SilentPort() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  SilentPort(const SilentPort&) = delete;
-  SilentPort& operator=(const SilentPort&) = delete;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 class FetchctlDaemonTest : public ::testing::Test {
  protected:
@@ -397,7 +369,7 @@ TEST_F(FetchctlDaemonTest, AddListRemoveAndTheirRefusals) {
 // ---- fetch -------------------------------------------------------------------------------------
 
 TEST_F(FetchctlDaemonTest, FetchRunsATargetNowAndWaitPrintsTheResult) {
-  SilentPort silent;
+  test::SilentSocket silent{test::SilentSocket::Protocol::tcp};
   json manual = web("manual");
   manual["interval"] = "1h";
   json manual_refused = refused("manual-closed");

@@ -17,6 +17,7 @@
 #include <asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include "support/line_client.h"
 #include "support/run_until.h"
 #include "support/temp_dir.h"
 
@@ -25,7 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // ---- the test protocol
 // ---------------------------------------------------------------------------
@@ -72,49 +72,10 @@ class EchoProtocol final : public net::Protocol {
 
 // ---- a client ----------------------------------------------------------------------------------
 
-struct Connection {
-  explicit Connection(asio::io_context& io) : socket(io) {}
-  asio::ip::tcp::socket socket;
-  std::string buffer;
-};
-
-asio::awaitable<std::error_code> connect_to(std::shared_ptr<Connection> connection,
-                                            asio::ip::tcp::endpoint endpoint) {
-  auto [error] = co_await connection->socket.async_connect(endpoint, kUseTuple);
-  co_return error;
-}
-
-asio::awaitable<std::error_code> send(std::shared_ptr<Connection> connection, std::string bytes) {
-  auto [error, written] =
-      co_await asio::async_write(connection->socket, asio::buffer(bytes), kUseTuple);
-  co_return error;
-}
-
-// The next line without its newline; nullopt at EOF or on an error.
-asio::awaitable<std::optional<std::string>> read_line(std::shared_ptr<Connection> connection) {
-  auto [error, size] = co_await asio::async_read_until(
-      connection->socket, asio::dynamic_buffer(connection->buffer), '\n', kUseTuple);
-  if (error)
-    co_return std::nullopt;
-  std::string line = connection->buffer.substr(0, size - 1);
-  connection->buffer.erase(0, size);
-  co_return line;
-}
-
-// Runs `work` on `io` until it completes or `timeout` passes (nullopt then).
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> work, Clock::duration timeout = 10s) {
-  auto result = std::make_shared<std::optional<T>>();
-  asio::co_spawn(io, std::move(work), [result](std::exception_ptr error, T value) {
-    if (error)
-      ADD_FAILURE() << "client coroutine threw";
-    else
-      *result = std::move(value);
-  });
-  test::run_until(
-      io, [&] { return result->has_value(); }, timeout);
-  return *result;
-}
+using Connection = test::LineConnection<asio::ip::tcp::socket>;
+using test::connect_to;
+using test::read_line;
+using test::run;
 
 class Client {
  public:
@@ -125,7 +86,7 @@ class Client {
   }
 
   void send(std::string bytes) {
-    const auto error = run(io_, fetchd::send(connection_, std::move(bytes)));
+    const auto error = run(io_, test::send(connection_, std::move(bytes)));
     EXPECT_TRUE(error && !*error);
   }
   // The next line; "(eof)" when the server closed, "(timeout)" when nothing came in time.
