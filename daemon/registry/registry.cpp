@@ -29,8 +29,10 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
     const bool runtime = !runtime_document.is_null();
     auto policy = policy_of(*config);
     found = entries_
-                .try_emplace(name, Entry{std::move(config), std::move(runtime_document),
-                                         results::TargetResults(policy, history_length_, now)})
+                .try_emplace(name, Entry{std::move(config),
+                                         std::move(runtime_document),
+                                         results::TargetResults(policy, history_length_, now),
+                                         {}})
                 .first;
     if (runtime)
       runtime_.push_back(&found->second);

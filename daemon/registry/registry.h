@@ -22,6 +22,7 @@
 #include "http/fetch_result.h"
 #include "results/feed.h"
 #include "results/target_results.h"
+#include "scheduler/scheduler.h"
 
 namespace fetchd::registry {
 
@@ -39,6 +40,7 @@ struct Entry {
   // defaults; null for a target of the configuration files.
   nlohmann::json runtime_document;
   results::TargetResults results;
+  scheduler::JobHandle job;  // empty while the target is disabled
 
   bool runtime() const { return !runtime_document.is_null(); }
   const std::string& name() const { return config->name; }

@@ -1,5 +1,7 @@
 #include "scheduler/scheduler.h"
 
+#include <utility>
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
@@ -19,7 +21,7 @@ Clock::time_point wake_time(Clock::time_point due) {
   return past_step == Clock::duration::zero() ? due : due + (kWakeGrid - past_step);
 }
 
-struct Scheduler::Job {
+struct Job {
   explicit Job(JobSpec job_spec) : spec(std::move(job_spec)) {}
   JobSpec spec;
   asio::cancellation_signal cancel;
@@ -52,11 +54,38 @@ Scheduler::~Scheduler() {
   stop_all();
 }
 
-void Scheduler::start(JobSpec spec) {
-  stop(spec.name);
+JobHandle::~JobHandle() {
+  stop();
+}
+
+JobHandle::JobHandle(JobHandle&& other) noexcept
+    : scheduler_(std::exchange(other.scheduler_, nullptr)), job_(std::move(other.job_)) {}
+
+JobHandle& JobHandle::operator=(JobHandle&& other) noexcept {
+  if (this != &other) {
+    stop();
+    scheduler_ = std::exchange(other.scheduler_, nullptr);
+    job_ = std::move(other.job_);
+  }
+  return *this;
+}
+
+const JobSpec& JobHandle::spec() const {
+  return job_->spec;
+}
+
+void JobHandle::stop() {
+  if (job_ != nullptr)
+    scheduler_->stop(job_);
+  job_.reset();
+  scheduler_ = nullptr;
+}
+
+JobHandle Scheduler::start(JobSpec spec) {
   auto job = std::make_shared<Job>(std::move(spec));
-  jobs_[job->spec.name] = job;
+  jobs_.insert(job);
   spawn(job, run(job));
+  return {*this, std::move(job)};
 }
 
 namespace {
@@ -84,12 +113,11 @@ void Scheduler::spawn(const std::shared_ptr<Job>& job, asio::awaitable<void> wor
                  asio::bind_cancellation_slot(job->cancel.slot(), end_of_job(job->spec.name)));
 }
 
-Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
+Scheduler::Trigger Scheduler::fetch_now(const JobHandle& handle,
                                         std::function<void(const http::FetchResult&)> done) {
-  const auto found = jobs_.find(name);
-  if (found == jobs_.end())
+  if (!handle || handle.job_->stopped)
     return Trigger::not_found;
-  auto job = found->second;
+  auto job = handle.job_;
   if (job->running)
     return Trigger::busy;
   job->running = true;
@@ -103,39 +131,24 @@ Scheduler::Trigger Scheduler::fetch_now(const std::string& name,
   return Trigger::started;
 }
 
-bool Scheduler::stop(const std::string& name) {
-  const auto found = jobs_.find(name);
-  if (found == jobs_.end())
-    return false;
-  found->second->stopped = true;
-  found->second->cancel.emit(asio::cancellation_type::terminal);
+void Scheduler::stop(const std::shared_ptr<Job>& job) {
+  if (job->stopped)
+    return;
+  job->stopped = true;
+  job->cancel.emit(asio::cancellation_type::terminal);
   // A fetch asked for through fetch_now() ends with its job too: nothing else would cancel it
   // once the job is gone (stop_all() only sees the jobs it still has).
-  found->second->cancel_triggered.emit(asio::cancellation_type::terminal);
-  jobs_.erase(found);
-  return true;
+  job->cancel_triggered.emit(asio::cancellation_type::terminal);
+  jobs_.erase(job);
 }
 
 void Scheduler::stop_all() {
-  for (auto& [name, job] : jobs_) {
+  for (const auto& job : jobs_) {
     job->stopped = true;
     job->cancel.emit(asio::cancellation_type::terminal);
     job->cancel_triggered.emit(asio::cancellation_type::terminal);
   }
   jobs_.clear();
-}
-
-const JobSpec* Scheduler::spec(const std::string& name) const {
-  const auto found = jobs_.find(name);
-  return found == jobs_.end() ? nullptr : &found->second->spec;
-}
-
-std::vector<std::string> Scheduler::names() const {
-  std::vector<std::string> names;
-  names.reserve(jobs_.size());
-  for (const auto& [name, job] : jobs_)
-    names.push_back(name);
-  return names;
 }
 
 Stats Scheduler::stats() const {

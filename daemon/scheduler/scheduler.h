@@ -17,10 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
@@ -68,6 +68,34 @@ inline constexpr Clock::duration kWakeGrid = std::chrono::milliseconds(5);
 // When a job due at `due` wakes: the first grid point at or after it.
 Clock::time_point wake_time(Clock::time_point due);
 
+class Scheduler;
+struct Job;  // defined in scheduler.cpp
+
+// A running job, held by whoever started it (the target's registry entry): the scheduler keeps
+// no index of its own by name. Move-only; destroying or reassigning it stops the job (its timer
+// and any fetch in flight are cancelled at once). The scheduler must outlive its handles.
+class JobHandle {
+ public:
+  JobHandle() = default;
+  ~JobHandle();
+  JobHandle(JobHandle&& other) noexcept;
+  JobHandle& operator=(JobHandle&& other) noexcept;
+  JobHandle(const JobHandle&) = delete;
+  JobHandle& operator=(const JobHandle&) = delete;
+
+  explicit operator bool() const { return job_ != nullptr; }
+  const JobSpec& spec() const;
+
+ private:
+  friend class Scheduler;
+  JobHandle(Scheduler& scheduler, std::shared_ptr<Job> job)
+      : scheduler_(&scheduler), job_(std::move(job)) {}
+  void stop();
+
+  Scheduler* scheduler_ = nullptr;
+  std::shared_ptr<Job> job_;
+};
+
 class Scheduler {
  public:
   Scheduler(asio::any_io_executor executor, http::Fetcher& fetcher, std::size_t max_in_flight,
@@ -76,22 +104,18 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Starts a job (replacing a running one of the same name, whose fetch in flight is cancelled).
-  void start(JobSpec spec);
-  // Stops a job: its timer and any fetch in flight are cancelled at once. False if unknown.
-  bool stop(const std::string& name);
-  // Stops every job (shutdown). The loop then runs out of scheduler work.
+  // Starts a job; it runs until its handle is dropped or reassigned, or stop_all().
+  [[nodiscard]] JobHandle start(JobSpec spec);
+  // Stops every job (shutdown); their handles stay, stopped. The loop then runs out of scheduler
+  // work.
   void stop_all();
-
-  bool contains(const std::string& name) const { return jobs_.contains(name); }
-  const JobSpec* spec(const std::string& name) const;
-  std::vector<std::string> names() const;
 
   enum class Trigger { started, busy, not_found };
   // Fetches the target now, outside its schedule (its periodic slots carry on; one that falls while
   // this fetch runs is skipped). The result goes to on_result like any other, and to `done`.
   // `busy` when a fetch of the target is already running.
-  Trigger fetch_now(const std::string& name,
+  // `not_found` for an empty or stopped handle.
+  Trigger fetch_now(const JobHandle& handle,
                     std::function<void(const http::FetchResult&)> done = {});
 
   void set_max_in_flight(std::size_t limit) { limit_.set_limit(limit); }
@@ -101,7 +125,8 @@ class Scheduler {
   std::vector<std::int64_t> recent_lateness_us() const;
 
  private:
-  struct Job;
+  friend class JobHandle;
+  void stop(const std::shared_ptr<Job>& job);
   asio::awaitable<void> run(std::shared_ptr<Job> job);
   // One fetch of the job under a permit; false if the job was stopped meanwhile.
   asio::awaitable<bool> fetch_once(std::shared_ptr<Job> job, Clock::time_point due,
@@ -113,7 +138,7 @@ class Scheduler {
   http::Fetcher& fetcher_;
   Callbacks callbacks_;
   InFlightLimit limit_;
-  std::map<std::string, std::shared_ptr<Job>> jobs_;
+  std::unordered_set<std::shared_ptr<Job>> jobs_;  // running: for stop_all() and the count
   Stats stats_;
   std::vector<std::int64_t> lateness_ring_;
   std::size_t lateness_next_ = 0;

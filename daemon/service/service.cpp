@@ -111,7 +111,6 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
       state_file_(std::filesystem::path(config_->settings.state_dir) / "targets.json"),
       resolver_(loop.get_executor(), resolver_options(config_->settings)),
       fetcher_(resolver_),
-      registry_(feed_, config_->settings.history_length),
       scheduler_(loop.get_executor(), fetcher_,
                  effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
                  scheduler::Callbacks{
@@ -122,7 +121,8 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
                      .on_skipped =
                          [this](const std::string& name, std::uint64_t slots) {
                            registry_.record_skipped(name, slots);
-                         }}) {
+                         }}),
+      registry_(feed_, config_->settings.history_length) {
   subscribe_observers();
 }
 
@@ -271,23 +271,23 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
   return plan;
 }
 
-void Service::start_job(const registry::Entry& entry) {
+void Service::start_job(registry::Entry& entry) {
   const auto& target = entry.config;
   if (!target->enabled) {
-    scheduler_.stop(target->name);
+    entry.job = {};
     return;
   }
-  // The job shares the target's fetch settings instead of copying them.
-  scheduler_.start({target->name, std::shared_ptr<const http::Target>(target, &target->fetch),
-                    target->interval});
+  // The job shares the target's fetch settings instead of copying them; the entry's previous
+  // job, if any, stops as it is replaced.
+  entry.job =
+      scheduler_.start({target->name, std::shared_ptr<const http::Target>(target, &target->fetch),
+                        target->interval});
 }
 
 void Service::apply(Plan plan, ReloadReport& report) {
   const auto now = Clock::now();
-  for (const auto& name : plan.removed) {
-    scheduler_.stop(name);
-    registry_.remove(name);
-  }
+  for (const auto& name : plan.removed)
+    registry_.remove(name);  // and with its entry, its job
   for (std::size_t i = 0; i < plan.puts.size(); ++i) {
     auto& put = plan.puts[i];
     (i < plan.added ? report.added : report.changed).push_back(put.target->name);
@@ -509,7 +509,6 @@ std::optional<control::Refusal<control::RemoveRefused>> Service::remove_target(
   if (auto error = save_runtime_targets(documents))
     return control::Refusal<RemoveRefused>{RemoveRefused::io_error, std::move(*error)};
   ++runtime_version_;
-  scheduler_.stop(name);
   registry_.remove(name);
   spdlog::info("runtime target \"{}\" removed", name);
   return std::nullopt;
@@ -530,7 +529,7 @@ control::FetchNow Service::fetch_now(const std::string& name, control::FetchDone
     return control::FetchNow::not_found;
   if (!entry->config->enabled)
     return control::FetchNow::disabled;
-  switch (scheduler_.fetch_now(name)) {
+  switch (scheduler_.fetch_now(entry->job)) {
     case scheduler::Scheduler::Trigger::started:
       // No other fetch of it runs until this one ends, so its next result is this fetch's.
       if (done)

@@ -126,7 +126,7 @@ class Service final : public control::Backend {
   void apply(Plan plan, ReloadReport& report);
   std::vector<RuntimeTarget> runtime_targets() const;
   std::vector<nlohmann::json> runtime_documents() const;
-  void start_job(const registry::Entry& entry);
+  void start_job(registry::Entry& entry);
   std::optional<std::string> save_runtime_targets(const std::vector<nlohmann::json>& documents);
   void subscribe_observers();
   void read_and_plan();
@@ -145,8 +145,9 @@ class Service final : public control::Backend {
   dns::Resolver resolver_;
   http::Fetcher fetcher_;
   results::Feed feed_;
-  registry::Registry registry_;
   scheduler::Scheduler scheduler_;
+  // After the scheduler: its entries hold their jobs, which stop as the entries go.
+  registry::Registry registry_;
   asio::thread_pool reader_{1};  // reads and validates configuration files off the loop
   bool reload_running_ = false;
   bool reload_again_ = false;

@@ -92,7 +92,7 @@ TEST_F(SchedulerTest, FetchesAtAFixedRateWithoutDrift) {
   test::ScriptedServer server(io_.get_executor(),
                               test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
-  scheduler.start(job("steady", server, 50ms));
+  const auto steady = scheduler.start(job("steady", server, 50ms));
   ASSERT_TRUE(test::run_until(
       io_, [&] { return observed_.size() == 12; }, 10s));
   scheduler.stop_all();
@@ -114,7 +114,7 @@ TEST_F(SchedulerTest, AnOverrunningTargetIsSkippedNeverRunTwice) {
       test::Script{step::ReadRequest{}, step::Pause{130ms},
                    step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
-  scheduler.start(job("slow", server, 50ms));
+  const auto slow = scheduler.start(job("slow", server, 50ms));
   std::size_t most_open = 0;
   ASSERT_TRUE(test::run_until(
       io_,
@@ -137,8 +137,9 @@ TEST_F(SchedulerTest, MaxInFlightBoundsConcurrentFetches) {
       test::Script{step::ReadRequest{}, step::Pause{40ms},
                    step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 3, recording());
+  std::vector<JobHandle> jobs;
   for (int i = 0; i < 12; ++i)
-    scheduler.start(job("t" + std::to_string(i), server, 100ms));
+    jobs.push_back(scheduler.start(job("t" + std::to_string(i), server, 100ms)));
   std::size_t most_open = 0;
   std::size_t most_in_flight = 0;
   ASSERT_TRUE(test::run_until(
@@ -160,34 +161,53 @@ TEST_F(SchedulerTest, StoppingAJobCancelsItsFetchAtOnceAndReportsNothing) {
   test::ScriptedServer server(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
   auto spec = job("hanging", server, 20ms, [](http::Target& target) { target.timeout = 30s; });
-  scheduler.start(spec);
+  auto hanging = scheduler.start(spec);
   ASSERT_TRUE(test::run_until(
       io_, [&] { return server.open_connections() == 1; }, 5s));
-  EXPECT_TRUE(scheduler.stop("hanging"));
-  EXPECT_FALSE(scheduler.contains("hanging"));
+  hanging = {};
+  EXPECT_FALSE(hanging);
+  EXPECT_EQ(scheduler.stats().jobs, 0u);
   ASSERT_TRUE(test::run_until(
       io_, [&] { return server.open_connections() == 0; }, 1s));
   EXPECT_TRUE(observed_.empty());
   EXPECT_EQ(scheduler.stats().in_flight, 0u);
-  EXPECT_FALSE(scheduler.stop("hanging"));
+  EXPECT_EQ(scheduler.fetch_now(hanging), Scheduler::Trigger::not_found);
+}
+
+// The registry drops an entry, and with it the handle: the job stops as it would on stop.
+TEST_F(SchedulerTest, DroppingTheHandleStopsTheJob) {
+  test::ScriptedServer server(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  {
+    const auto dropped =
+        scheduler.start(job("hanging", server, 20ms, [](http::Target& t) { t.timeout = 30s; }));
+    ASSERT_TRUE(test::run_until(
+        io_, [&] { return server.open_connections() == 1; }, 5s));
+  }
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return server.open_connections() == 0; }, 1s));
+  EXPECT_TRUE(observed_.empty());
+  EXPECT_EQ(scheduler.stats().jobs, 0u);
 }
 
 TEST_F(SchedulerTest, RestartingAJobReplacesItsSettings) {
   test::ScriptedServer server(io_.get_executor(),
                               test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
-  scheduler.start(job("a", server, 30ms));
+  auto a = scheduler.start(job("a", server, 30ms));
   ASSERT_TRUE(test::run_until(
       io_, [&] { return observed_.size() >= 1; }, 5s));
   auto changed =
       job("a", server, 30ms, [](http::Target& target) { target.url.target = "/changed"; });
-  scheduler.start(changed);
+  a = scheduler.start(changed);
+  EXPECT_EQ(scheduler.stats().jobs, 1u);
+  EXPECT_EQ(a.spec().target->url.target, "/changed");
   const auto before = observed_.size();
   ASSERT_TRUE(test::run_until(
       io_, [&] { return observed_.size() >= before + 2; }, 5s));
   scheduler.stop_all();
   EXPECT_EQ(observed_.back().result.last().url.target, "/changed");
-  EXPECT_EQ(scheduler.names().size(), 0u);
+  EXPECT_EQ(scheduler.stats().jobs, 0u);
 }
 
 }  // namespace
@@ -202,17 +222,17 @@ TEST_F(SchedulerTest, FetchNowRunsOnceOutsideTheScheduleAndIsBusyMeanwhile) {
       test::Script{step::ReadRequest{}, step::Pause{100ms},
                    step::Send{"HTTP/1.1 204 No Content\r\n\r\n"}, step::Close{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
-  scheduler.start(job("hourly", server, std::chrono::hours(1)));
+  const auto hourly = scheduler.start(job("hourly", server, std::chrono::hours(1)));
   std::optional<http::FetchResult> triggered;
-  EXPECT_EQ(scheduler.fetch_now("hourly", [&](const http::FetchResult& r) { triggered = r; }),
+  EXPECT_EQ(scheduler.fetch_now(hourly, [&](const http::FetchResult& r) { triggered = r; }),
             Scheduler::Trigger::started);
-  EXPECT_EQ(scheduler.fetch_now("hourly"), Scheduler::Trigger::busy);
-  EXPECT_EQ(scheduler.fetch_now("missing"), Scheduler::Trigger::not_found);
+  EXPECT_EQ(scheduler.fetch_now(hourly), Scheduler::Trigger::busy);
+  EXPECT_EQ(scheduler.fetch_now(JobHandle{}), Scheduler::Trigger::not_found);
   ASSERT_TRUE(test::run_until(
       io_, [&] { return triggered.has_value(); }, 5s));
   EXPECT_TRUE(triggered->ok()) << triggered->error().message;
   ASSERT_EQ(observed_.size(), 1u);  // reported like a scheduled fetch too
-  EXPECT_EQ(scheduler.fetch_now("hourly"), Scheduler::Trigger::started);
+  EXPECT_EQ(scheduler.fetch_now(hourly), Scheduler::Trigger::started);
   scheduler.stop_all();
   ASSERT_TRUE(test::run_until(
       io_, [&] { return server.open_connections() == 0; }, 2s));

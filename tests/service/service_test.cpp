@@ -76,7 +76,7 @@ TEST_F(ServiceTest, FetchesEveryEnabledTargetPeriodically) {
   EXPECT_EQ(service->registry().find("a")->results.state(), results::State::up);
   EXPECT_TRUE(service->registry().contains("off"));
   EXPECT_EQ(attempts(*service, "off"), 0u);
-  EXPECT_FALSE(service->scheduler().contains("off"));
+  EXPECT_FALSE(service->registry().find("off")->job);
   stop(service);
 }
 
@@ -166,9 +166,10 @@ TEST_F(ServiceTest, ReloadAppliesTheDifferenceAndKeepsUnchangedHistory) {
   EXPECT_EQ(report.unchanged, 1u);
   EXPECT_GE(attempts(*service, "same"), before_same);  // history kept, not started over
   EXPECT_FALSE(service->registry().contains("gone"));
-  EXPECT_FALSE(service->scheduler().contains("gone"));
+  EXPECT_EQ(service->registry().find("gone"), nullptr);  // its job went with its entry
+  EXPECT_EQ(service->scheduler().stats().jobs, service->registry().size());
   EXPECT_EQ(service->registry().find("changed")->config->fetch.timeout, 3s);
-  EXPECT_EQ(service->scheduler().spec("changed")->target->timeout, 3s);
+  EXPECT_EQ(service->registry().find("changed")->job.spec().target->timeout, 3s);
   ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "new") >= 1; }));
   stop(service);
 }
@@ -182,7 +183,7 @@ TEST_F(ServiceTest, InvalidReloadKeepsTheRunningConfiguration) {
   EXPECT_NE(report.errors.find("fetchd.json:2:"), std::string::npos) << report.errors;
   ASSERT_TRUE(service->snapshot().last_reload);
   EXPECT_FALSE(service->snapshot().last_reload->ok);
-  EXPECT_TRUE(service->scheduler().contains("a"));
+  EXPECT_TRUE(service->registry().find("a")->job);
   const auto before = attempts(*service, "a");
   ASSERT_TRUE(test::run_until(io_, [&] { return attempts(*service, "a") >= before + 2; }));
   stop(service);
@@ -208,7 +209,7 @@ TEST_F(ServiceTest, RuntimeTargetsArePersistedAndSurviveARestart) {
 
   auto restarted = start_service();
   EXPECT_TRUE(restarted->registry().find("added")->runtime());
-  EXPECT_TRUE(restarted->scheduler().contains("added"));
+  EXPECT_TRUE(restarted->registry().find("added")->job);
   EXPECT_FALSE(restarted->remove_target("added"));
   stop(restarted);
   auto again = start_service();
