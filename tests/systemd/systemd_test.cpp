@@ -316,7 +316,11 @@ TEST_F(SystemdTest, AdoptsTheSocketSystemdPasses) {
   ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(socket_path()); }, 10s))
       << daemon.output();
 
-  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
+  // The file appears at bind(), a moment before listen(): until then a connect is refused.
+  std::string reply;
+  EXPECT_TRUE(test::eventually(
+      [&] { return !(reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n")).empty(); },
+      10s));
   EXPECT_NE(reply.find(std::string("\"version\":\"") + kVersion + "\""), std::string::npos)
       << reply << daemon.output();
 
@@ -341,7 +345,10 @@ TEST_F(SystemdTest, AdoptsTheSocketNamedControl) {
                             log_path(), clean_env({}));
   ASSERT_TRUE(test::eventually([&] { return std::filesystem::exists(socket_path()); }, 10s))
       << daemon.output();
-  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
+  std::string reply;
+  EXPECT_TRUE(test::eventually(
+      [&] { return !(reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n")).empty(); },
+      10s));
   EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << daemon.output();
   EXPECT_TRUE(daemon.wait_for_output("adopting the control socket passed by systemd (fd 3)", 5s))
       << daemon.output();
@@ -366,7 +373,10 @@ TEST_F(SystemdTest, ClosesAPassedSocketWithAnUnknownName) {
       [&] { return std::filesystem::exists(socket_path()) && std::filesystem::exists(other); },
       10s))
       << daemon.output();
-  const auto reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n");
+  std::string reply;
+  EXPECT_TRUE(test::eventually(
+      [&] { return !(reply = control_request(socket_path(), "{\"cmd\": \"version\"}\n")).empty(); },
+      10s));
   EXPECT_NE(reply.find("\"ok\":true"), std::string::npos) << reply << daemon.output();
   EXPECT_TRUE(daemon.wait_for_output(
       "fd 4 is named \"bogus\", which fetchd does not use (FileDescriptorName=); closing it, "
