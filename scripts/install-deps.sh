@@ -11,9 +11,9 @@ if [ "${1:-}" = "--test" ]; then
   # pages as lintian does (man --warnings; tests/packaging/man_test.sh).
   # libFuzzer and clang's sanitizer runtimes for the fuzz targets (clang-16: see tests/fuzz/), h11
   # as a second HTTP parser (tests/http/h11_differential.py), iproute2 and util-linux for the tests
-  # in network namespaces of their own.
+  # in network namespaces of their own, libfaketime for the wall-clock step test.
   packages="$packages nginx clang-format shellcheck clang-tidy-16 python3-jsonschema man-db groff-base
-clang-16 libfuzzer-16-dev libclang-rt-16-dev python3-h11 iproute2 util-linux"
+clang-16 libfuzzer-16-dev libclang-rt-16-dev python3-h11 iproute2 util-linux faketime"
 elif [ "${1:-}" = "--package" ]; then
   # make package / make e2e: build the .deb, lint it, and boot Debian 12 with systemd in a
   # container (tests/packaging/nspawn_e2e.sh).
