@@ -4,6 +4,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "common/json_error.h"
 #include "common/read_file.h"
 #include "config/checker.h"
 #include "config/json_text.h"
@@ -88,14 +89,6 @@ std::size_t error_byte(const std::string& text) {
   return sax.byte;
 }
 
-// "number overflow parsing '1e400'": nlohmann's message without its "[json.exception...] " prefix.
-std::string exception_detail(const json::exception& error) {
-  std::string_view text = error.what();
-  if (const auto end = text.find("] "); end != std::string_view::npos)
-    text.remove_prefix(end + 2);
-  return std::string(text);
-}
-
 bool is_drop_in_name(const std::string& name) {
   return !name.empty() && name[0] != '.' && name.size() > 5 &&
          name.compare(name.size() - 5, 5, ".json") == 0;
@@ -171,7 +164,7 @@ std::vector<ParsedDocument> parse_documents(const std::vector<Document>& documen
       const auto position =
           position_at(document.text, token_start(document.text, error_byte(document.text)));
       errors.push_back({document.name, "", position.line, position.column,
-                        "invalid JSON: " + exception_detail(error)});
+                        "invalid JSON: " + json_error_message(error)});
       continue;
     }
     for (auto& duplicate : find_duplicate_keys(document.text)) {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/json_error.h"
+
 namespace fetchd::control {
 
 namespace {
@@ -40,15 +42,6 @@ std::size_t nesting_depth(std::string_view text, std::size_t limit) {
     }
   }
   return deepest;
-}
-
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-std::string parse_message(const json::exception& error) {
-  std::string_view text = error.what();
-  if (const auto end = text.find("] ");
-      !text.empty() && text[0] == '[' && end != std::string_view::npos)
-    text.remove_prefix(end + 2);
-  return std::string(text);
 }
 
 }  // namespace
@@ -109,7 +102,7 @@ Parsed parse_request(std::string_view line) {
     document = json::parse(line);
   } catch (const json::exception& error) {
     // parse_error, and out_of_range for a number beyond double's range ("id": 1e400).
-    parsed.error = bad_request("request is not JSON: " + parse_message(error));
+    parsed.error = bad_request("request is not JSON: " + json_error_message(error));
     return parsed;
   }
   if (!document.is_object()) {
