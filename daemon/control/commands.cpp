@@ -98,6 +98,7 @@ json status_json(const status::Snapshot& snapshot) {
         {"disabled", counts.disabled},
         {"runtime", counts.runtime}}},
       {"in_flight", snapshot.in_flight},
+      {"slow_in_flight", snapshot.slow_in_flight},
       {"schedule_lateness_us",
        {{"p50", snapshot.lateness.p50_us},
         {"p99", snapshot.lateness.p99_us},

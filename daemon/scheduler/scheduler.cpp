@@ -30,6 +30,8 @@ struct Job {
   asio::cancellation_signal cancel_triggered;
   bool stopped = false;
   bool running = false;  // a fetch of this target is in flight (scheduled or triggered)
+  // The last fetch took half its timeout or more: the next one asks in the slow lane.
+  bool slow = false;
 };
 
 std::chrono::milliseconds first_offset(const std::string& name,
@@ -155,6 +157,8 @@ Stats Scheduler::stats() const {
   Stats stats = stats_;
   stats.in_flight = limit_.in_use();
   stats.waiting_for_permit = limit_.waiting();
+  stats.slow_in_flight = limit_.slow_in_use();
+  stats.slow_waiting_for_permit = limit_.slow_waiting();
   stats.jobs = jobs_.size();
   return stats;
 }
@@ -181,15 +185,20 @@ asio::awaitable<bool> Scheduler::fetch_once(std::shared_ptr<Job> job, Clock::tim
     ~Running() { job.running = false; }
   } running{*job};
   job->running = true;
-  auto permit = co_await limit_.acquire();
+  const auto lane = job->slow ? InFlightLimit::Lane::slow : InFlightLimit::Lane::prompt;
+  auto permit = co_await limit_.acquire(lane);
   if (!permit || job->stopped)
     co_return false;
-  note_lateness(Clock::now() - due);
+  // The slow lane is held back on purpose (it has half the permits); its waits are counted as
+  // skipped slots, and lateness measures what the cap protects: the targets that answer.
+  if (lane == InFlightLimit::Lane::prompt)
+    note_lateness(Clock::now() - due);
   ++stats_.fetches_started;
   auto result = co_await fetcher_.fetch(*job->spec.target);
   permit.reset();
   if (job->stopped)
     co_return false;
+  job->slow = result.total * 2 >= job->spec.target->timeout;
   ++stats_.fetches_completed;
   if (callbacks_.on_result)
     callbacks_.on_result(job->spec.name, result);

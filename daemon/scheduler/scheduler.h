@@ -7,8 +7,11 @@
 // thousands of targets never fire at the same instant, and the spread is the same on every start.
 // A fetch that overruns its interval makes the job skip the slots it missed (counted, not queued):
 // the same target never runs twice at once. At most `max_in_flight` fetches run at once over all
-// targets; a job waiting for a permit fetches late, and the lateness is measured. Jobs wake on a
-// 5 ms grid (kWakeGrid), so that fetches due close together start in one pass of the loop.
+// targets; a job waiting for a permit fetches late, and the lateness is measured. A target whose
+// last fetch took half its timeout or more waits in the limit's slow lane, which holds at most half
+// the permits, so silent servers cannot starve the ones that answer (see in_flight_limit.h); the
+// lateness measured is the prompt lane's. Jobs wake on a 5 ms grid (kWakeGrid), so that fetches due
+// close together start in one pass of the loop.
 //
 // The scheduler knows only the engine: results go to the callbacks, which the daemon wires to the
 // results store.
@@ -53,6 +56,9 @@ struct Stats {
   std::uint64_t slots_skipped = 0;
   std::size_t in_flight = 0;
   std::size_t waiting_for_permit = 0;
+  // Of those, the slow lane's (targets whose last fetch took half their timeout or more).
+  std::size_t slow_in_flight = 0;
+  std::size_t slow_waiting_for_permit = 0;
   std::size_t jobs = 0;
 };
 

@@ -438,6 +438,7 @@ status::Snapshot Service::snapshot() const {
       .last_reload = last_reload_,
       .targets = count_targets(),
       .in_flight = stats.in_flight,
+      .slow_in_flight = stats.slow_in_flight,
       .max_in_flight = effective_max_in_flight(config_->settings.max_in_flight, descriptor_limit_),
       .fetches = stats.fetches_completed,
       .skipped = stats.slots_skipped,

@@ -52,6 +52,7 @@ struct Snapshot {
   std::optional<ReloadReport> last_reload{};
   TargetCounts targets{};
   std::size_t in_flight = 0;
+  std::size_t slow_in_flight = 0;  // of in_flight, the slow lane's (capped at half the limit)
   std::size_t max_in_flight = 0;  // in effect: max_in_flight, lowered to fit the descriptor limit
   std::uint64_t fetches = 0;      // completed since start
   std::uint64_t skipped = 0;      // slots skipped since start: the previous fetch still ran

@@ -20,8 +20,9 @@ using namespace std::chrono_literals;
 
 // Holds a permit until `hold` is cancelled, recording the order permits were granted in.
 asio::awaitable<void> holder(InFlightLimit& limit, int id, std::vector<int>& granted,
-                             asio::steady_timer& hold) {
-  auto permit = co_await limit.acquire();
+                             asio::steady_timer& hold,
+                             InFlightLimit::Lane lane = InFlightLimit::Lane::prompt) {
+  auto permit = co_await limit.acquire(lane);
   if (!permit)
     co_return;
   granted.push_back(id);
@@ -80,6 +81,89 @@ TEST(InFlightLimit, CancelledWaiterLeavesTheQueueWithoutAPermit) {
   first_hold.cancel();
   ASSERT_TRUE(test::run_until(io, [&] { return limit.in_use() == 0; }));
   EXPECT_EQ(granted, (std::vector<int>{1}));
+}
+
+using Lane = InFlightLimit::Lane;
+
+// The fairness regression (issue 10): 10,000 silent targets took all 256 permits and a target that
+// answers waited behind them for a minute. The slow lane now holds at most half.
+TEST(InFlightLimit, SlowLaneHoldsAtMostHalfAndPromptWaitersPassIt) {
+  asio::io_context io;
+  InFlightLimit limit(4);
+  EXPECT_EQ(limit.slow_limit(), 2u);
+  std::vector<int> granted;
+  std::vector<std::unique_ptr<asio::steady_timer>> holds;
+  int finished = 0;
+  auto start = [&](int id, Lane lane) {
+    holds.push_back(
+        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+    asio::co_spawn(io, holder(limit, id, granted, *holds.back(), lane),
+                   [&](std::exception_ptr) { ++finished; });
+  };
+  for (int i = 0; i < 6; ++i)
+    start(i, Lane::slow);
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 2; }));
+  io.poll();
+  EXPECT_EQ(granted, (std::vector<int>{0, 1}));
+  EXPECT_EQ(limit.slow_in_use(), 2u);
+  EXPECT_EQ(limit.slow_waiting(), 4u);
+
+  // Prompt fetches arriving after the slow ones still start at once, up to the limit.
+  start(10, Lane::prompt);
+  start(11, Lane::prompt);
+  start(12, Lane::prompt);
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 4; }));
+  io.poll();
+  EXPECT_EQ(granted, (std::vector<int>{0, 1, 10, 11}));
+  EXPECT_EQ(limit.in_use(), 4u);
+
+  // A freed prompt permit goes to the oldest waiter that may take it: the slow lane is full, so
+  // the prompt one, although slow waiters arrived earlier.
+  holds[6]->cancel();  // id 10
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 5; }));
+  EXPECT_EQ(granted.back(), 12);
+  // A freed slow permit with no prompt waiter left goes to the next slow waiter, in order.
+  holds[0]->cancel();  // id 0
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 6; }));
+  EXPECT_EQ(granted.back(), 2);
+  EXPECT_EQ(limit.slow_in_use(), 2u);
+
+  limit.set_limit(16);
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 9; }));
+  EXPECT_EQ(limit.slow_in_use(), 5u);  // 1 to 5; 0 has finished
+  for (auto& hold : holds)
+    hold->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return finished == 9; }));
+  EXPECT_EQ(limit.in_use(), 0u);
+  EXPECT_EQ(limit.slow_in_use(), 0u);
+}
+
+TEST(InFlightLimit, OldestWaiterFirstAcrossLanesWhenBothMayTakeThePermit) {
+  asio::io_context io;
+  InFlightLimit limit(2);  // slow lane: 1
+  std::vector<int> granted;
+  std::vector<std::unique_ptr<asio::steady_timer>> holds;
+  int finished = 0;
+  auto start = [&](int id, Lane lane) {
+    holds.push_back(
+        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+    asio::co_spawn(io, holder(limit, id, granted, *holds.back(), lane),
+                   [&](std::exception_ptr) { ++finished; });
+  };
+  start(0, Lane::prompt);
+  start(1, Lane::prompt);
+  start(2, Lane::slow);
+  start(3, Lane::prompt);
+  ASSERT_TRUE(test::run_until(io, [&] { return limit.waiting() == 2; }));
+  holds[0]->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 3; }));
+  EXPECT_EQ(granted.back(), 2);  // the slow waiter came first and its lane was free
+  holds[1]->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 4; }));
+  EXPECT_EQ(granted.back(), 3);
+  for (auto& hold : holds)
+    hold->cancel();
+  ASSERT_TRUE(test::run_until(io, [&] { return finished == 4; }));
 }
 
 // Holds a permit (or waits for one) on a timer of its own frame that never fires.

@@ -157,6 +157,43 @@ TEST_F(SchedulerTest, MaxInFlightBoundsConcurrentFetches) {
     EXPECT_GE(count_for("t" + std::to_string(i)), 1u) << i;
 }
 
+// Issue 10's fairness fault: silent targets, each holding a permit for its whole timeout, took
+// every permit and the targets that answer waited behind them. After their first timeout the
+// silent ones hold at most half the permits, and the answering target keeps its schedule.
+TEST_F(SchedulerTest, SilentTargetsCannotStarveOnesThatAnswer) {
+  test::ScriptedServer silent(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
+  test::ScriptedServer prompt(io_.get_executor(),
+                              test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
+  Scheduler scheduler(io_.get_executor(), fetcher_, 4, recording());
+  std::vector<JobHandle> jobs;
+  for (int i = 0; i < 12; ++i) {
+    jobs.push_back(scheduler.start(job("silent" + std::to_string(i), silent, 50ms,
+                                       [](http::Target& t) { t.timeout = 200ms; })));
+  }
+  // Every silent target has timed out once: from now on they ask in the slow lane.
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() >= 12; }, 20s));
+  jobs.push_back(scheduler.start(job("answers", prompt, 50ms)));
+  std::size_t most_slow = 0;
+  ASSERT_TRUE(test::run_until(
+      io_,
+      [&] {
+        most_slow = std::max(most_slow, scheduler.stats().slow_in_flight);
+        return count_for("answers") >= 10;
+      },
+      20s));
+  scheduler.stop_all();
+  EXPECT_LE(most_slow, 2u);
+  // Ten fetches of a 50 ms schedule: had it waited behind the silent ones (4 permits, 12 targets of
+  // 200 ms each), every fetch would have started 600 ms late.
+  std::vector<Clock::time_point> starts;
+  for (const auto& o : observed_) {
+    if (o.name == "answers")
+      starts.push_back(o.started);
+  }
+  EXPECT_LT(starts.back() - starts.front(), 9 * 50ms + 300ms);
+}
+
 TEST_F(SchedulerTest, StoppingAJobCancelsItsFetchAtOnceAndReportsNothing) {
   test::ScriptedServer server(io_.get_executor(), test::Script{step::ReadRequest{}, step::Hang{}});
   Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
