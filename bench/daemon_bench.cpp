@@ -201,9 +201,8 @@ struct RateReport {
   bool finished = false;
 };
 
-// Samples the scheduler every 10 ms (in-flight peak) and reads its lateness ring every second.
-// The ring holds sample k (the k-th fetch started) at index k % its size, so the samples of the
-// fetches started since the last read are known exactly.
+// Samples the scheduler every 10 ms (in-flight peak) and reads every lateness sample taken in the
+// window, once a second.
 asio::awaitable<void> watch_rate(service::Service& service, Options options, RateReport& report) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto& scheduler = service.scheduler();
@@ -215,20 +214,12 @@ asio::awaitable<void> watch_rate(service::Service& service, Options options, Rat
   report.wall_begin = Wall::now();
   const double cpu_begin = cpu_seconds();
   const auto first = scheduler.stats();
-  std::uint64_t read_up_to = first.fetches_started;
+  std::uint64_t cursor = 0;
+  std::vector<std::int64_t> warm_up;
+  scheduler.read_lateness(cursor, warm_up);
   const auto end = begin + std::chrono::seconds(options.duration_s);
-  const auto collect = [&](std::uint64_t started) {
-    const auto ring = scheduler.recent_lateness_us();
-    if (ring.empty())
-      return;
-    const std::uint64_t size = ring.size();
-    if (started - read_up_to > size) {
-      report.lateness_lost += started - read_up_to - size;
-      read_up_to = started - size;
-    }
-    for (std::uint64_t k = read_up_to; k < started; ++k)
-      report.lateness_us.push_back(ring[k % size]);
-    read_up_to = started;
+  const auto collect = [&] {
+    report.lateness_lost += scheduler.read_lateness(cursor, report.lateness_us);
   };
   wake = begin;
   for (int tick = 1;; ++tick) {
@@ -245,11 +236,11 @@ asio::awaitable<void> watch_rate(service::Service& service, Options options, Rat
       report.started = stats.fetches_started - first.fetches_started;
       report.completed = stats.fetches_completed - first.fetches_completed;
       report.skipped = stats.slots_skipped - first.slots_skipped;
-      collect(stats.fetches_started);
+      collect();
       break;
     }
     if (tick % 100 == 0)
-      collect(stats.fetches_started);
+      collect();
   }
   report.finished = true;
 }

@@ -8,7 +8,7 @@ server of this script's own, on loopback). Meanwhile a control client asks `stat
 five times a second and adds and removes a runtime target every two seconds.
 
 Every SAMPLE_SECONDS (60) it records the daemon's RSS, open descriptors, scheduling lateness p99
-(status' schedule_lateness_us, over the last 65,536 starts), fetches per second and the latest
+(status' schedule_lateness_us: the last minute's starts, up to 65,536), fetches per second and the latest
 outcome of every target by error class; at the end it prints the slopes of RSS and descriptors
 after warm-up (the first fifth of the run, and at least until every history is full: SOAK_HISTORY
 results of SOAK_INTERVAL_MS), the worst lateness, and whether the daemon survived.

@@ -30,7 +30,9 @@ struct InFlightLimit::State {
 
   std::size_t slow_limit() const { return std::max<std::size_t>(limit / 2, 1); }
   bool slow_lane_open() const { return slow_in_use < slow_limit(); }
-  std::list<Waiter*>& queue(Lane lane) { return lane == Lane::slow ? slow_waiters : prompt_waiters; }
+  std::list<Waiter*>& queue(Lane lane) {
+    return lane == Lane::slow ? slow_waiters : prompt_waiters;
+  }
 
   void take(Lane lane) {
     ++in_use;
@@ -49,8 +51,8 @@ struct InFlightLimit::State {
       const bool prompt_ready = !prompt_waiters.empty();
       if (!slow_ready && !prompt_ready)
         return;
-      const bool slow_first =
-          slow_ready && (!prompt_ready || slow_waiters.front()->order < prompt_waiters.front()->order);
+      const bool slow_first = slow_ready && (!prompt_ready || slow_waiters.front()->order <
+                                                                  prompt_waiters.front()->order);
       const Lane lane = slow_first ? Lane::slow : Lane::prompt;
       auto& waiters = queue(lane);
       Waiter* next = waiters.front();

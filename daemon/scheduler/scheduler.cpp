@@ -14,6 +14,7 @@ namespace fetchd::scheduler {
 
 namespace {
 constexpr std::size_t kLatenessSamples = 1 << 16;
+constexpr Clock::duration kLatenessWindow = std::chrono::minutes(1);
 }  // namespace
 
 Clock::time_point wake_time(Clock::time_point due) {
@@ -164,17 +165,35 @@ Stats Scheduler::stats() const {
 }
 
 std::vector<std::int64_t> Scheduler::recent_lateness_us() const {
-  return lateness_ring_;
+  const auto since = Clock::now() - kLatenessWindow;
+  std::vector<std::int64_t> recent;
+  recent.reserve(lateness_ring_.size());
+  for (const auto& sample : lateness_ring_) {
+    if (sample.at >= since)
+      recent.push_back(sample.micros);
+  }
+  return recent;
+}
+
+std::uint64_t Scheduler::read_lateness(std::uint64_t& cursor,
+                                       std::vector<std::int64_t>& out) const {
+  const std::uint64_t oldest_kept =
+      lateness_taken_ > kLatenessSamples ? lateness_taken_ - kLatenessSamples : 0;
+  const std::uint64_t lost = cursor < oldest_kept ? oldest_kept - cursor : 0;
+  for (std::uint64_t k = cursor + lost; k < lateness_taken_; ++k)
+    out.push_back(lateness_ring_[k % kLatenessSamples].micros);
+  cursor = lateness_taken_;
+  return lost;
 }
 
 void Scheduler::note_lateness(Clock::duration lateness) {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(lateness).count();
-  if (lateness_ring_.size() < kLatenessSamples) {
-    lateness_ring_.push_back(micros);
-  } else {
-    lateness_ring_[lateness_next_] = micros;
-    lateness_next_ = (lateness_next_ + 1) % kLatenessSamples;
-  }
+  const LatenessSample sample{
+      Clock::now(), std::chrono::duration_cast<std::chrono::microseconds>(lateness).count()};
+  if (lateness_ring_.size() < kLatenessSamples)
+    lateness_ring_.push_back(sample);
+  else
+    lateness_ring_[lateness_taken_ % kLatenessSamples] = sample;
+  ++lateness_taken_;
 }
 
 asio::awaitable<bool> Scheduler::fetch_once(std::shared_ptr<Job> job, Clock::time_point due,

@@ -126,9 +126,14 @@ class Scheduler {
 
   void set_max_in_flight(std::size_t limit) { limit_.set_limit(limit); }
   Stats stats() const;
-  // How late fetches started compared with their due time, over the most recent fetches (µs),
-  // for the benchmark and the status command.
+  // How late fetches started compared with their due time (µs), over the most recent 65,536 starts
+  // of the last minute, for the benchmark and the status command. A minute, so that a start-up
+  // burst (thousands of first fetches queueing for permits) ages out instead of lingering for as
+  // many starts as the ring holds.
   std::vector<std::int64_t> recent_lateness_us() const;
+  // Every sample since `cursor` (a count of samples taken, 0 at the start), appended to `out` in
+  // order; the cursor moves past them. Returns how many were overwritten before being read.
+  std::uint64_t read_lateness(std::uint64_t& cursor, std::vector<std::int64_t>& out) const;
 
  private:
   friend class JobHandle;
@@ -146,8 +151,12 @@ class Scheduler {
   InFlightLimit limit_;
   std::unordered_set<std::shared_ptr<Job>> jobs_;  // running: for stop_all() and the count
   Stats stats_;
-  std::vector<std::int64_t> lateness_ring_;
-  std::size_t lateness_next_ = 0;
+  struct LatenessSample {
+    Clock::time_point at;
+    std::int64_t micros;
+  };
+  std::vector<LatenessSample> lateness_ring_;  // sample k at index k % its capacity
+  std::uint64_t lateness_taken_ = 0;
 };
 
 }  // namespace fetchd::scheduler

@@ -53,10 +53,10 @@ struct Snapshot {
   TargetCounts targets{};
   std::size_t in_flight = 0;
   std::size_t slow_in_flight = 0;  // of in_flight, the slow lane's (capped at half the limit)
-  std::size_t max_in_flight = 0;  // in effect: max_in_flight, lowered to fit the descriptor limit
-  std::uint64_t fetches = 0;      // completed since start
-  std::uint64_t skipped = 0;      // slots skipped since start: the previous fetch still ran
-  double fetch_rate_per_s = 0;    // completed fetches per second over the last minute
+  std::size_t max_in_flight = 0;   // in effect: max_in_flight, lowered to fit the descriptor limit
+  std::uint64_t fetches = 0;       // completed since start
+  std::uint64_t skipped = 0;       // slots skipped since start: the previous fetch still ran
+  double fetch_rate_per_s = 0;     // completed fetches per second over the last minute
   Lateness lateness{};
 
   std::int64_t uptime_s() const;

@@ -107,6 +107,28 @@ TEST_F(SchedulerTest, FetchesAtAFixedRateWithoutDrift) {
   EXPECT_EQ(skipped_, 0u);
 }
 
+TEST_F(SchedulerTest, LatenessIsReadOncePerStartInOrder) {
+  test::ScriptedServer server(io_.get_executor(),
+                              test::respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
+  Scheduler scheduler(io_.get_executor(), fetcher_, 16, recording());
+  const auto steady = scheduler.start(job("steady", server, 20ms));
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() == 3; }, 10s));
+  std::uint64_t cursor = 0;
+  std::vector<std::int64_t> samples;
+  EXPECT_EQ(scheduler.read_lateness(cursor, samples), 0u);
+  EXPECT_EQ(cursor, scheduler.stats().fetches_started);
+  EXPECT_EQ(samples.size(), cursor);
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return observed_.size() == 6; }, 10s));
+  scheduler.stop_all();
+  const auto first_read = samples.size();
+  scheduler.read_lateness(cursor, samples);
+  EXPECT_EQ(samples.size(), scheduler.stats().fetches_started);
+  EXPECT_GT(samples.size(), first_read);
+  EXPECT_EQ(scheduler.recent_lateness_us(), samples);  // all within the last minute
+}
+
 TEST_F(SchedulerTest, AnOverrunningTargetIsSkippedNeverRunTwice) {
   // Each response takes 130 ms; the interval is 50 ms.
   test::ScriptedServer server(
