@@ -77,14 +77,14 @@ std::optional<Error> Server::open() {
   }
   if (auto error = resolve_admin(socket_gid))
     return error;
-  auto created = create_socket_file(
+  auto created = net::create_socket_file(
       {options_.socket_path, static_cast<mode_t>(options_.socket_mode), socket_gid, 0});
   if (!created)
     return created.error();
   file_ = *created;
   file_created_ = true;
   if (const auto error = listener_.adopt(file_.fd)) {
-    remove_socket_file(options_.socket_path, file_);
+    net::remove_socket_file(options_.socket_path, file_);
     file_created_ = false;
     return Error{"control socket: " + error.message()};
   }
@@ -117,7 +117,7 @@ void Server::start() {
 void Server::stop() {
   listener_.stop();
   if (file_created_) {
-    remove_socket_file(options_.socket_path, file_);
+    net::remove_socket_file(options_.socket_path, file_);
     file_created_ = false;
   }
 }

@@ -17,8 +17,8 @@
 
 #include "common/expected.h"
 #include "control/backend.h"
-#include "control/socket_file.h"
 #include "net/listener.h"
+#include "net/socket_file.h"
 
 namespace fetchd::control {
 
@@ -68,7 +68,7 @@ class Server final : private net::Protocol {
   Backend& backend_;
   ServerOptions options_;
   net::Listener listener_;
-  ListeningSocket file_{};
+  net::ListeningSocket file_{};
   bool file_created_ = false;
   bool adopted_ = false;
   std::string adopted_path_{};  // the adopted socket's bound path, for the log

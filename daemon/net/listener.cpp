@@ -94,6 +94,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   struct Slot {
     bool ready = false;
     std::string reply{};
+    Pieces rest{};  // a streamed reply's pieces after `reply`
   };
 
   // Each holds the session alive (keep_alive) until it ends.
@@ -103,7 +104,10 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   bool serve_input();
   void end_of_requests();
   Reply reserve() override;
-  void fill(std::uint64_t sequence, std::string reply);
+  StreamedReply reserve_streamed() override;
+  void end_input() override { end_of_requests(); }
+  void fill(std::uint64_t sequence, std::string reply, Pieces rest);
+  void move_ready_replies();
   std::size_t unwritten() const { return output_.size() + (writing_.size() - written_); }
 
   Listener& listener_;  // only used while open: the listener outlives every open session
@@ -128,8 +132,9 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   std::uint64_t next_sequence_ = 0;
   std::size_t unanswered_ = 0;  // slots not yet ready
   std::string output_;          // ready replies not yet handed to a write
-  std::string writing_;         // the write in progress
-  std::size_t written_ = 0;     // bytes of writing_ already written
+  Pieces streaming_{};       // the streamed reply being written: output_ ends with its last piece
+  std::string writing_;      // the write in progress
+  std::size_t written_ = 0;  // bytes of writing_ already written
 };
 
 asio::awaitable<void> Session::read_requests(std::shared_ptr<Session> /*keep_alive*/) {
@@ -189,11 +194,21 @@ Reply Session::reserve() {
   ++unanswered_;
   return [weak = weak_from_this(), sequence](std::string bytes) {
     if (const auto self = weak.lock())
-      self->fill(sequence, std::move(bytes));
+      self->fill(sequence, std::move(bytes), {});
   };
 }
 
-void Session::fill(std::uint64_t sequence, std::string reply) {
+StreamedReply Session::reserve_streamed() {
+  const std::uint64_t sequence = next_sequence_++;
+  replies_.push_back(Slot{});
+  ++unanswered_;
+  return [weak = weak_from_this(), sequence](std::string head, Pieces rest) {
+    if (const auto self = weak.lock())
+      self->fill(sequence, std::move(head), std::move(rest));
+  };
+}
+
+void Session::fill(std::uint64_t sequence, std::string reply, Pieces rest) {
   if (closed_ || sequence < first_sequence_ || sequence - first_sequence_ >= replies_.size())
     return;
   Slot& slot = replies_[sequence - first_sequence_];
@@ -201,8 +216,20 @@ void Session::fill(std::uint64_t sequence, std::string reply) {
     return;  // answered twice: the first answer stands
   slot.ready = true;
   slot.reply = std::move(reply);
+  slot.rest = std::move(rest);
   --unanswered_;
-  while (!replies_.empty() && replies_.front().ready) {
+  move_ready_replies();
+  if (closed_)
+    return;
+  writer_wake_.cancel();
+  if (unanswered_ < options_.max_awaited)
+    reader_wake_.cancel();
+}
+
+// The front replies that are ready go to the output, up to a streamed one: the replies after it
+// wait for its last piece.
+void Session::move_ready_replies() {
+  while (!streaming_ && !replies_.empty() && replies_.front().ready) {
     if (unwritten() >= options_.max_unwritten) {
       spdlog::info(
           "{}: connection {} ({}) does not read its replies ({} bytes unwritten), disconnecting",
@@ -210,16 +237,23 @@ void Session::fill(std::uint64_t sequence, std::string reply) {
       return close("too many unwritten replies");
     }
     output_ += replies_.front().reply;
+    streaming_ = std::move(replies_.front().rest);
     replies_.pop_front();
     ++first_sequence_;
   }
-  writer_wake_.cancel();
-  if (unanswered_ < options_.max_awaited)
-    reader_wake_.cancel();
 }
 
 asio::awaitable<void> Session::write_replies(std::shared_ptr<Session> /*keep_alive*/) {
   for (;;) {
+    while (!closed_ && output_.empty() && streaming_) {
+      // The streamed reply's next piece, now that the previous one is written.
+      if (auto piece = streaming_()) {
+        output_ = std::move(*piece);
+      } else {
+        streaming_ = {};
+        move_ready_replies();
+      }
+    }
     while (!closed_ && output_.empty()) {
       if (reading_done_ && replies_.empty()) {
         close("end of requests");

@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -41,11 +42,24 @@ using Socket = asio::generic::stream_protocol::socket;
 // after the connection closed does nothing.
 using Reply = std::function<void(std::string bytes)>;
 
+// The rest of a reply too large to hold at once (a scrape of 100,000 targets): called for the next
+// piece each time the previous one has been written, so the connection's pace bounds the memory
+// and each call bounds the time the loop spends (keep pieces to tens of KiB). Nullopt: the reply
+// is complete. Dropped unfinished if the connection closes.
+using Pieces = std::function<std::optional<std::string>()>;
+// Answers one reserved reply with its first bytes and the pieces that follow them.
+using StreamedReply = std::function<void(std::string head, Pieces rest)>;
+
 // The listener's side of one connection, as its Conversation sees it.
 class Exchange {
  public:
   // The next reply in request order: it is written after every reply reserved before it.
   virtual Reply reserve() = 0;
+  // The same, for a reply written in pieces; replies after it wait until its last piece.
+  virtual StreamedReply reserve_streamed() = 0;
+  // Reads no more, as Consumed::last does, from outside receive() (a protocol's own timer): the
+  // replies reserved are written, then the connection closes.
+  virtual void end_input() = 0;
 
  protected:
   ~Exchange() = default;

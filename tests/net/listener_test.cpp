@@ -1,6 +1,7 @@
 // The protocol-independent listener (daemon/net/) over real loopback sockets, with a trivial
 // line protocol defined here: "x" is echoed at once, "later x" is echoed when the test answers,
-// "big N" answers N bytes, "bye" answers and ends the connection. Clients are coroutines on the
+// "big N" answers N bytes, "stream N" answers N lines in pieces of one line each ("head", then
+// "piece 1".."piece N"), "bye" answers and ends the connection. Clients are coroutines on the
 // test's io_context; every wait has a deadline.
 
 #include "net/listener.h"
@@ -33,6 +34,7 @@ using Clock = std::chrono::steady_clock;
 struct EchoState {
   std::deque<net::Reply> later;  // replies the test answers itself
   std::size_t accepted = 0;
+  std::size_t pieces_made = 0;  // by streamed replies, over all connections
 };
 
 class EchoLine final : public net::Conversation {
@@ -44,6 +46,17 @@ class EchoLine final : public net::Conversation {
     if (newline == std::string_view::npos)
       return {};
     const auto line = std::string(input.substr(0, newline));
+    if (line.rfind("stream ", 0) == 0) {
+      const auto count = std::stoul(line.substr(7));
+      auto made = std::make_shared<std::size_t>(0);
+      exchange.reserve_streamed()("head\n", [this, count, made]() -> std::optional<std::string> {
+        if (*made == count)
+          return std::nullopt;
+        ++state_.pieces_made;
+        return "piece " + std::to_string(++*made) + "\n";
+      });
+      return {newline + 1, false};
+    }
     auto reply = exchange.reserve();
     if (line.rfind("later ", 0) == 0) {
       state_.later.push_back(reply);
@@ -144,6 +157,30 @@ TEST_F(ListenerTest, RepliesAreWrittenInRequestOrderWhateverOrderTheyAreAnswered
   EXPECT_EQ(client.line(), "now 2");
   EXPECT_EQ(client.line(), "3");
   EXPECT_EQ(client.line(), "now 4");
+}
+
+TEST_F(ListenerTest, AStreamedReplyIsWrittenPieceByPieceAndTheNextRepliesWaitForIt) {
+  listen({});
+  Client client(io_, endpoint_);
+  client.send("stream 3\nnow after\n");
+  EXPECT_EQ(client.line(), "head");
+  EXPECT_EQ(client.line(), "piece 1");
+  EXPECT_EQ(client.line(), "piece 2");
+  EXPECT_EQ(client.line(), "piece 3");
+  EXPECT_EQ(client.line(), "now after");
+}
+
+// The pieces are made as the client reads: one that does not read holds up the stream (and is
+// closed when idle), instead of the whole reply piling up in memory.
+TEST_F(ListenerTest, AStreamedReplyIsMadeAtTheReadersPace) {
+  listen({.idle_timeout = 300ms});
+  Client client(io_, endpoint_);
+  client.send("stream 100000000\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.pieces_made > 1000; }));
+  // The socket buffers fill, then the stream waits: far fewer pieces than asked for are made.
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return listener_->sessions() == 0; }, 10s));
+  EXPECT_LT(protocol_.state.pieces_made, 1'000'000u);
 }
 
 TEST_F(ListenerTest, InputWaitsWhileTooManyRepliesAreAwaited) {

@@ -1,8 +1,8 @@
 #pragma once
 
-// The control socket's file: created listening with exactly the configured mode and group whatever
-// the process umask, a stale file replaced only when nothing answers on it, removed on shutdown
-// only if it is still the one created.
+// A Unix socket's file (the control socket, a metrics listen path): created listening with exactly
+// the configured mode and group whatever the process umask, a stale file replaced only when nothing
+// answers on it, removed on shutdown only if it is still the one created.
 //
 // Umask: bind() creates the file with 0777 & ~umask, then the file gets its group and mode
 // (fchownat, fchmodat), and only then listen(): until listen(), a connect() is refused whatever the
@@ -17,7 +17,7 @@
 
 #include "common/expected.h"
 
-namespace fetchd::control {
+namespace fetchd::net {
 
 struct SocketFileOptions {
   std::filesystem::path path{};
@@ -43,4 +43,4 @@ Expected<ListeningSocket> create_socket_file(const SocketFileOptions& options);
 // Removes `path` if it is still the socket `created` (same device and inode); false otherwise.
 bool remove_socket_file(const std::filesystem::path& path, const ListeningSocket& created);
 
-}  // namespace fetchd::control
+}  // namespace fetchd::net

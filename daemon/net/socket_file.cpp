@@ -1,4 +1,4 @@
-#include "control/socket_file.h"
+#include "net/socket_file.h"
 
 #include <cerrno>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace fetchd::control {
+namespace fetchd::net {
 
 namespace {
 
@@ -69,8 +69,8 @@ Expected<ListeningSocket> create_socket_file(const SocketFileOptions& options) {
   if (::lstat(path.c_str(), &existing) == 0) {
     if (!S_ISSOCK(existing.st_mode)) {
       return Error{path.string() +
-                   " exists and is not a socket; refusing to replace it (remove it or change "
-                   "control_socket)"};
+                   " exists and is not a socket; refusing to replace it (remove it or choose "
+                   "another path)"};
     }
     auto live = answers(address, path);
     if (!live)
@@ -127,4 +127,4 @@ bool remove_socket_file(const std::filesystem::path& path, const ListeningSocket
   return ::unlink(path.c_str()) == 0;
 }
 
-}  // namespace fetchd::control
+}  // namespace fetchd::net
