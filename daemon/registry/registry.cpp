@@ -34,6 +34,7 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
                                          results::TargetResults(policy, history_length_, now),
                                          {}})
                 .first;
+    found->second.results.set_duration_buckets(duration_buckets_);
     if (runtime)
       runtime_.push_back(&found->second);
   } else {
@@ -43,6 +44,7 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
       entry.results.set_policy(policy_of(*config));
     } else {
       entry.results = results::TargetResults(policy_of(*config), history_length_, now);
+      entry.results.set_duration_buckets(duration_buckets_);
     }
     const bool was_runtime = entry.runtime();
     entry.config = std::move(config);
@@ -93,6 +95,12 @@ void Registry::record_skipped(std::string_view name, std::uint64_t slots) {
   const auto found = entries_.find(name);
   if (found != entries_.end())
     found->second.results.record_skipped(slots);
+}
+
+void Registry::set_duration_buckets(std::vector<double> bounds) {
+  duration_buckets_ = std::make_shared<const std::vector<double>>(std::move(bounds));
+  for (auto& [name, entry] : entries_)
+    entry.results.set_duration_buckets(duration_buckets_);
 }
 
 void Registry::set_history_length(std::size_t length) {

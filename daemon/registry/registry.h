@@ -74,6 +74,17 @@ class Registry {
     for (const auto& [name, entry] : entries_)
       fn(entry);
   }
+  // Calls fn(const Entry&) in name order for the entries after the name `after` ("": from the
+  // first) while it returns true: a walk in slices, resumed after a suspension from the last name
+  // seen, whatever was added or removed meanwhile.
+  template <class Fn>
+  void for_each_after(std::string_view after, Fn&& fn) const {
+    for (auto it = after.empty() ? entries_.begin() : entries_.upper_bound(after);
+         it != entries_.end(); ++it) {
+      if (!fn(it->second))
+        return;
+    }
+  }
 
   // Judges a completed attempt against the entry's expectations, records it and publishes it. An
   // attempt for a name no longer tracked (removed while its fetch was finishing) is dropped.
@@ -84,12 +95,18 @@ class Registry {
   // The daemon-wide history length, applied to every entry (keeping each one's newest results).
   void set_history_length(std::size_t length);
   std::size_t history_length() const { return history_length_; }
+  // Upper bounds (seconds) of every entry's duration histogram from now on; empty: none. Entries
+  // already tracked start their histogram over.
+  void set_duration_buckets(std::vector<double> bounds);
+  const std::vector<double>& duration_buckets() const { return *duration_buckets_; }
 
  private:
   void publish_membership(results::EventKind kind, const Entry& entry);
 
   results::Feed& feed_;
   std::size_t history_length_;
+  std::shared_ptr<const std::vector<double>> duration_buckets_ =
+      std::make_shared<const std::vector<double>>();
   std::map<std::string, Entry, std::less<>> entries_;
   std::vector<const Entry*> runtime_;  // an index into entries_, kept by put() and remove()
 };

@@ -30,6 +30,8 @@ enum class Outcome : std::uint8_t {
   expectation,
 };
 
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::expectation) + 1;
+
 // "ok", "dns", ..., "cancelled", "expectation".
 std::string_view to_string(Outcome outcome);
 

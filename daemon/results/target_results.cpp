@@ -91,11 +91,16 @@ std::optional<StateChange> TargetResults::record(Attempt attempt) {
 
   history_.push(make_compact_entry(full->result, outcome == Outcome::expectation));
   ++totals_.attempts;
+  ++totals_.by_outcome[static_cast<std::size_t>(outcome)];
   latest_ = full;
 
   if (!is_success(outcome) && !is_failure(outcome)) {
     ++totals_.cancelled;
     return std::nullopt;
+  }
+  if (durations_) {
+    durations_->observe(
+        std::chrono::duration<double>(std::chrono::microseconds(full->result.total)).count());
   }
 
   State decided = state_;
@@ -137,7 +142,27 @@ std::optional<StateChange> TargetResults::record(Attempt attempt) {
   change.previous_state_lasted = elapsed(state_since_, at);
   state_ = decided;
   state_since_ = at;
+  ++totals_.state_changes;
   return change;
+}
+
+void DurationHistogram::observe(double seconds) {
+  const auto& upper = *bounds;
+  const auto bucket = static_cast<std::size_t>(
+      std::lower_bound(upper.begin(), upper.end(), seconds) - upper.begin());
+  ++counts[bucket];
+  sum_seconds += seconds;
+  ++count;
+}
+
+void TargetResults::set_duration_buckets(std::shared_ptr<const std::vector<double>> bounds) {
+  if (!bounds || bounds->empty()) {
+    durations_.reset();
+    return;
+  }
+  const std::size_t buckets = bounds->size() + 1;
+  durations_ = std::make_unique<DurationHistogram>(
+      DurationHistogram{std::move(bounds), std::vector<std::uint64_t>(buckets), 0, 0});
 }
 
 Summary TargetResults::summary() const {

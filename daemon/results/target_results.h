@@ -5,6 +5,7 @@
 // happened (record, record_skipped) and returns what changed; it never logs and never reads a
 // clock.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,9 @@ struct Totals {
   std::uint64_t failures = 0;   // an error class other than cancelled, or a failed expectation
   std::uint64_t cancelled = 0;  // stopped from outside; counts neither way
   std::uint64_t skipped = 0;    // overruns: the previous fetch was still running; not an attempt
+  std::array<std::uint64_t, kOutcomeCount> by_outcome{};  // attempts, indexed by Outcome
+  std::uint64_t state_changes = 0;                        // unknown → up counts as one
+  std::uint64_t of(Outcome outcome) const { return by_outcome[static_cast<std::size_t>(outcome)]; }
   bool operator==(const Totals&) const = default;
 };
 
@@ -87,6 +91,17 @@ struct Summary {
   std::size_t history_length = 0;
 };
 
+// Total fetch time of every attempt that counted (not cancelled) in buckets of upper bounds given
+// by the daemon (settings.metrics_buckets), for the metrics' histogram. Counts per bucket, not
+// cumulative; the last count is over the largest bound (+Inf).
+struct DurationHistogram {
+  std::shared_ptr<const std::vector<double>> bounds;  // seconds, ascending; shared by all targets
+  std::vector<std::uint64_t> counts;                  // bounds->size() + 1
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+  void observe(double seconds);
+};
+
 class TargetResults {
  public:
   // `since`: when tracking began (the unknown state's start).
@@ -105,6 +120,9 @@ class TargetResults {
   void set_policy(FlapPolicy policy) { policy_ = policy; }
   // Keeps the newest entries that fit.
   void set_history_length(std::size_t length) { history_.set_capacity(length); }
+  // Starts a histogram over these bounds (empty: none is kept); counts so far are dropped.
+  void set_duration_buckets(std::shared_ptr<const std::vector<double>> bounds);
+  const DurationHistogram* durations() const { return durations_.get(); }
 
   State state() const { return state_; }
   const FlapPolicy& policy() const { return policy_; }
@@ -130,6 +148,8 @@ class TargetResults {
   History history_;
   std::shared_ptr<const FullResult> latest_;
   std::shared_ptr<const FullResult> latest_failure_;
+  // Apart, so a target without one (settings.metrics_buckets empty) pays a pointer.
+  std::unique_ptr<DurationHistogram> durations_;
 };
 
 }  // namespace fetchd::results
