@@ -5,6 +5,7 @@
 // scheduler, results and control layers read it. Plain values: copy freely, compare with
 // same_settings() to tell a changed target from an unchanged one across a reload.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -103,6 +104,17 @@ bool same_settings(const TargetConfig& a, const TargetConfig& b);
 bool same_fetch(const http::Target& a, const http::Target& b);
 
 enum class LogLevel { trace, debug, info, warning, error };
+
+// Fleets: this instance fetches the targets whose name hashes to `index` mod `count`, by the hash
+// of Prometheus' hashmod relabelling (shard.h). {0, 1}: every target.
+struct Shard {
+  std::uint64_t index = 0;
+  std::uint64_t count = 1;
+  bool operator==(const Shard&) const = default;
+};
+
+inline constexpr std::array<double, 11> kDefaultMetricsBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 std::string_view to_string(LogLevel level);
 
 struct Settings {
@@ -119,6 +131,16 @@ struct Settings {
   // Per try, and tries per server. Unset: resolv.conf's options timeout/attempts, else 5 s and 2.
   std::optional<std::chrono::milliseconds> dns_timeout{};
   std::optional<int> dns_attempts{};
+  // The metrics listener (web/): "127.0.0.1:9516", "[::1]:9516" or an absolute Unix socket path
+  // each; empty: none.
+  std::vector<std::string> web_listen{};
+  std::size_t web_max_clients = 64;  // metrics connections at once
+  // Added to every metrics series; a target's own label of the same name wins for its series.
+  std::map<std::string, std::string> instance_labels{};
+  // Upper bounds (seconds, ascending) of the fetchd_target_duration_seconds histogram; empty: no
+  // histogram.
+  std::vector<double> metrics_buckets{kDefaultMetricsBuckets.begin(), kDefaultMetricsBuckets.end()};
+  Shard shard{};
   bool operator==(const Settings&) const = default;
 };
 

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <system_error>
 
 #include <asio/ip/address.hpp>
+
+#include "config/labels.h"
 
 namespace fetchd::config {
 
@@ -65,6 +68,21 @@ bool is_dns_server(std::string_view text) {
   std::error_code error;
   if (v6) {
     (void)asio::ip::make_address_v6(std::string(address), error);
+  } else {
+    (void)asio::ip::make_address_v4(std::string(address), error);
+  }
+  return !error;
+}
+
+// "192.0.2.1:9516", "[2001:db8::1]:9516": an address and a port, both required.
+bool is_listen_address(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || !is_port(text.substr(colon + 1)))
+    return false;
+  std::string_view address = text.substr(0, colon);
+  std::error_code error;
+  if (address.front() == '[' && address.back() == ']') {
+    (void)asio::ip::make_address_v6(std::string(address.substr(1, address.size() - 2)), error);
   } else {
     (void)asio::ip::make_address_v4(std::string(address), error);
   }
@@ -174,7 +192,110 @@ void read_dns_attempts(Checker& check, const json& member, const std::string& at
     settings.dns_attempts = static_cast<int>(*attempts);
 }
 
-constexpr std::array<KeyRule<Settings>, 12> kSettingsKeys = {{
+void read_web_listen(Checker& check, const json& member, const std::string& at,
+                     Settings& settings) {
+  if (!member.is_array()) {
+    check.fail(at,
+               "expected an array of listen addresses (\"127.0.0.1:9516\", \"[::1]:9516\" or "
+               "a socket path), found " +
+                   found(member));
+    return;
+  }
+  std::vector<std::string> listens;
+  for (std::size_t i = 0; i < member.size(); ++i) {
+    const std::string item_at = at + "/" + std::to_string(i);
+    const json& listen = member[i];
+    const bool text = listen.is_string();
+    const std::string value = text ? listen.get<std::string>() : std::string();
+    if (text && value.starts_with("/")) {
+      if (value.size() > kMaxSocketPath) {
+        check.fail(item_at, "expected a socket path of at most 107 bytes, found " +
+                                std::to_string(value.size()) + " bytes");
+        continue;
+      }
+    } else if (!text || !is_listen_address(value)) {
+      check.fail(item_at,
+                 "expected an IP address with a port (\"127.0.0.1:9516\", \"[::1]:9516\") or an "
+                 "absolute socket path, found " +
+                     found(listen));
+      continue;
+    }
+    if (std::find(listens.begin(), listens.end(), value) != listens.end()) {
+      check.fail(item_at, "listed twice: " + found(listen));
+      continue;
+    }
+    listens.push_back(value);
+  }
+  if (listens.size() == member.size())
+    settings.web_listen = std::move(listens);
+}
+
+void read_instance_labels(Checker& check, const json& member, const std::string& at,
+                          Settings& settings) {
+  std::map<std::string, std::string> labels;
+  read_label_map(check, member, at, labels);
+  settings.instance_labels = std::move(labels);
+}
+
+void read_metrics_buckets(Checker& check, const json& member, const std::string& at,
+                          Settings& settings) {
+  constexpr std::size_t kMaxBuckets = 64;
+  const auto fail = [&] {
+    check.fail(at,
+               "expected an array of at most 64 ascending positive numbers of seconds (empty: "
+               "no histogram), found " +
+                   found(member));
+  };
+  if (!member.is_array() || member.size() > kMaxBuckets)
+    return fail();
+  std::vector<double> bounds;
+  for (const json& bound : member) {
+    if (!bound.is_number() || bound.get<double>() <= 0 || !std::isfinite(bound.get<double>()) ||
+        (!bounds.empty() && bound.get<double>() <= bounds.back()))
+      return fail();
+    bounds.push_back(bound.get<double>());
+  }
+  settings.metrics_buckets = std::move(bounds);
+}
+
+struct ShardBeingRead {
+  std::optional<std::int64_t> index;
+  std::optional<std::int64_t> count;
+};
+
+void read_shard(Checker& check, const json& member, const std::string& at, Settings& settings) {
+  constexpr std::int64_t kMaxShards = 1'000'000;
+  static constexpr std::array<KeyRule<ShardBeingRead>, 2> kShardKeys = {{
+      {"index",
+       [](Checker& c, const json& m, const std::string& p, ShardBeingRead& s) {
+         s.index = c.integer(m, p, 0, kMaxShards - 1);
+       },
+       "this instance's shard, 0 to count-1"},
+      {"count",
+       [](Checker& c, const json& m, const std::string& p, ShardBeingRead& s) {
+         s.count = c.integer(m, p, 1, kMaxShards);
+       },
+       "how many instances share the targets"},
+  }};
+  ShardBeingRead shard;
+  const auto errors = check.error_count();
+  if (!check.members(member, at, std::span<const KeyRule<ShardBeingRead>>(kShardKeys), shard) ||
+      check.error_count() != errors)
+    return;
+  if (!shard.index || !shard.count) {
+    check.fail(at, "expected both \"index\" and \"count\", e.g. {\"index\": 0, \"count\": 2}");
+    return;
+  }
+  if (*shard.index >= *shard.count) {
+    check.fail(at + "/index", "expected an index below count (" + std::to_string(*shard.count) +
+                                  "), found " + std::to_string(*shard.index));
+    return;
+  }
+  settings.shard = {static_cast<std::uint64_t>(*shard.index),
+                    static_cast<std::uint64_t>(*shard.count)};
+}
+
+constexpr std::array<KeyRule<Settings>, 17> kSettingsKeys = {{
     {"control_socket", read_control_socket, "path of the control socket"},
     {"socket_mode", read_socket_mode, "permission bits of the control socket, as an octal string"},
     {"socket_group", read_group<&Settings::socket_group>, "group of the control socket"},
@@ -187,6 +308,12 @@ constexpr std::array<KeyRule<Settings>, 12> kSettingsKeys = {{
     {"dns_servers", read_dns_servers, "DNS servers to ask instead of resolv.conf's"},
     {"dns_timeout", read_dns_timeout, "DNS timeout per try, instead of resolv.conf's timeout"},
     {"dns_attempts", read_dns_attempts, "DNS tries per server, instead of resolv.conf's attempts"},
+    {"web_listen", read_web_listen, "addresses of the metrics listener"},
+    {"web_max_clients", read_count<&Settings::web_max_clients, 10'000>,
+     "metrics connections at once"},
+    {"instance_labels", read_instance_labels, "labels added to every metrics series"},
+    {"metrics_buckets", read_metrics_buckets, "bounds of the fetch duration histogram, seconds"},
+    {"shard", read_shard, "this instance's share of the targets: {\"index\", \"count\"}"},
 }};
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "common/quote.h"
 #include "config/expectations.h"
+#include "config/labels.h"
 #include "config/loader.h"
 
 namespace fetchd::config {
@@ -16,33 +17,12 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxNameLength = 128;
 constexpr std::size_t kMaxLabels = 32;
-constexpr std::size_t kMaxLabelValue = 256;
 constexpr std::size_t kMaxHeaders = 32;
 
 constexpr milliseconds kMinInterval{100};
 constexpr milliseconds kMaxInterval{24 * 3'600'000};
 constexpr milliseconds kMinTimeout{10};
 constexpr milliseconds kMaxTimeout{10 * 60'000};
-
-std::size_t code_points(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
-bool is_label_key(std::string_view key) {
-  if (key.empty() || key.size() > 64)
-    return false;
-  if (key.starts_with("__"))
-    return false;
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    const char c = key[i];
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    if (!letter && (i == 0 || c < '0' || c > '9'))
-      return false;
-  }
-  return true;
-}
 
 // False (after an error) for `name` and `url` in the defaults.
 bool identifies_a_target(Checker& check, const std::string& at, const TargetBeingRead& into,
@@ -130,27 +110,7 @@ void read_headers(Checker& check, const json& member, const std::string& at,
 }
 
 void read_labels(Checker& check, const json& member, const std::string& at, TargetBeingRead& into) {
-  if (!check.object(member, at))
-    return;
-  for (const auto& [label, label_value] : member.items()) {
-    const std::string label_at = at + pointer_token(label);
-    if (!is_label_key(label)) {
-      check.fail(label_at,
-                 "expected a label name of letters, digits and '_' (at most 64, not starting "
-                 "with a digit or \"__\"), found " +
-                     quote(label));
-      continue;
-    }
-    const std::string* text = check.string(label_value, label_at, true);
-    if (text == nullptr)
-      continue;
-    if (code_points(*text) > kMaxLabelValue) {
-      check.fail(label_at,
-                 "expected at most 256 characters, found " + std::to_string(code_points(*text)));
-      continue;
-    }
-    into.target.labels[label] = *text;
-  }
+  read_label_map(check, member, at, into.target.labels);
 }
 
 void read_enabled(Checker& check, const json& member, const std::string& at,

@@ -26,7 +26,7 @@ struct TargetView {
   bool runtime = false;  // added at run time, not defined in a configuration file
 };
 
-enum class AddRefused { invalid_target, conflict, io_error };
+enum class AddRefused { invalid_target, conflict, other_shard, io_error };
 enum class RemoveRefused { not_found, config_target, io_error };
 template <class Reason>
 struct Refusal {

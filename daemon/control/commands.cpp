@@ -115,6 +115,8 @@ std::string_view code_of(AddRefused reason) {
       return code::invalid_target;
     case AddRefused::conflict:
       return code::conflict;
+    case AddRefused::other_shard:
+      return code::other_shard;
     case AddRefused::io_error:
       break;
   }

@@ -27,6 +27,7 @@ inline constexpr std::string_view unknown_command = "unknown_command";
 inline constexpr std::string_view not_found = "not_found";
 inline constexpr std::string_view invalid_target = "invalid_target";
 inline constexpr std::string_view conflict = "conflict";
+inline constexpr std::string_view other_shard = "other_shard";
 inline constexpr std::string_view config_target = "config_target";
 inline constexpr std::string_view permission_denied = "permission_denied";
 inline constexpr std::string_view request_too_large = "request_too_large";
