@@ -75,6 +75,14 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
     return true;
   }
 
+  // Nothing asked and not answered, nothing half received, nothing left to write: closing it loses
+  // nothing but the connection.
+  bool idle() const {
+    return !closed_ && unanswered_ == 0 && replies_.empty() && !streaming_ && output_.empty() &&
+           writing_.size() == written_ && in_.size() == consumed_;
+  }
+  Clock::time_point last_progress() const { return last_progress_; }
+
   // Idempotent. Pending operations end with operation_aborted; the coroutines see closed_ and end.
   void close(std::string_view why) {
     if (closed_)
@@ -368,7 +376,8 @@ asio::awaitable<void> Listener::accept_connections() {
         co_return;
       continue;
     }
-    if (sessions_.size() >= options_.max_clients) {
+    if (sessions_.size() >= options_.max_clients &&
+        !(options_.evict_idle && evict_idle_session())) {
       refuse_busy(socket);
       continue;
     }
@@ -378,6 +387,18 @@ asio::awaitable<void> Listener::accept_connections() {
     if (!session->start())
       sessions_.erase(id);
   }
+}
+
+bool Listener::evict_idle_session() {
+  std::shared_ptr<Session> oldest;
+  for (const auto& [id, session] : sessions_) {
+    if (session->idle() && (!oldest || session->last_progress() < oldest->last_progress()))
+      oldest = session;
+  }
+  if (!oldest)
+    return false;
+  oldest->close("evicted: the connection limit was reached and it was idle longest");
+  return true;
 }
 
 void Listener::refuse_busy(Socket& socket) {

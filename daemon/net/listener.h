@@ -103,6 +103,10 @@ struct ListenerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_unwritten = std::size_t{1024} * 1024;
   std::size_t max_awaited = 64;
+  // At max_clients, close the connection idle longest (no request pending, nothing unwritten) to
+  // admit the new one instead of refusing it: connections opened and held cannot lock out a
+  // scraper. The busy reply is then only for when every connection is working.
+  bool evict_idle = false;
 };
 
 class Session;
@@ -132,6 +136,8 @@ class Listener {
   friend class Session;
   asio::awaitable<void> accept_connections();
   void refuse_busy(Socket& socket);
+  // Closes the session idle longest; false when none is idle.
+  bool evict_idle_session();
   void forget(std::uint64_t id) { sessions_.erase(id); }
 
   asio::io_context& loop_;

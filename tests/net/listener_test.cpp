@@ -232,6 +232,37 @@ TEST_F(ListenerTest, OneClientOverMaxClientsGetsTheBusyReplyAndIsClosed) {
   EXPECT_EQ(next.line(), "c");
 }
 
+// The metrics listener's policy: connections opened and held must not lock a scraper out.
+TEST_F(ListenerTest, AtTheLimitTheConnectionIdleLongestMakesRoomButNotOneAtWork) {
+  listen({.max_clients = 2, .evict_idle = true});
+  Client idle(io_, endpoint_);
+  ASSERT_TRUE(test::run_until(io_, [&] { return listener_->sessions() == 1; }));
+  Client working(io_, endpoint_);
+  working.send("later 1\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 1; }));
+  Client newcomer(io_, endpoint_);
+  newcomer.send("x\n");
+  EXPECT_EQ(newcomer.line(), "x");
+  EXPECT_EQ(idle.line(), "(eof)") << "the idle one was closed to admit the newcomer";
+  // The newcomer is idle now, the working one is not: the next newcomer takes the idle one's place.
+  Client third(io_, endpoint_);
+  third.send("y\n");
+  EXPECT_EQ(third.line(), "y");
+  EXPECT_EQ(newcomer.line(), "(eof)");
+  protocol_.state.later[0]("1\n");
+  EXPECT_EQ(working.line(), "1");
+  // Two at work: the next one is refused as before.
+  working.send("later 2\n");
+  third.send("later 3\n");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.later.size() == 3; }));
+  Client refused(io_, endpoint_);
+  EXPECT_EQ(refused.line(), "busy");
+  protocol_.state.later[1]("2\n");
+  protocol_.state.later[2]("3\n");
+  EXPECT_EQ(working.line(), "2");
+  EXPECT_EQ(third.line(), "3");
+}
+
 TEST_F(ListenerTest, AnIdleConnectionIsClosedButNotOneThatAwaitsAReply) {
   listen({.idle_timeout = 200ms});
   Client silent(io_, endpoint_);
