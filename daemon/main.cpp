@@ -14,16 +14,21 @@
 #include "common/version.h"
 #include "config/loader.h"
 #include "control/server.h"
+#include "metrics/loop_lag.h"
+#include "metrics/scrape.h"
 #include "once/once.h"
 #include "service/service.h"
 #include "systemd/systemd.h"
+#include "web/server.h"
 
 namespace {
 
 using namespace fetchd;
 
-// The control socket's FileDescriptorName= in fetchd.socket.
+// The control socket's FileDescriptorName= in fetchd.socket, the metrics listener's in
+// fetchd-web.socket.
 constexpr std::string_view kControlFdName = "control";
+constexpr std::string_view kWebFdName = "web";
 
 void print_usage(std::FILE* out) {
   std::fprintf(
@@ -73,6 +78,18 @@ control::ServerOptions control_options(const config::Settings& settings) {
   return options;
 }
 
+web::ServerOptions web_options(const config::Settings& settings) {
+  web::ServerOptions options;
+  options.listen = settings.web_listen;
+  options.max_clients = settings.web_max_clients;
+  // For tests only (not an operator setting): a short request-head timeout.
+  if (const char* head = std::getenv("FETCHD_TEST_WEB_HEAD_MS"); head != nullptr) {
+    if (const long ms = std::strtol(head, nullptr, 10); ms > 0)
+      options.head_timeout = std::chrono::milliseconds(ms);
+  }
+  return options;
+}
+
 std::string systemd_status(const status::Snapshot& snapshot) {
   const auto& counts = snapshot.targets;
   systemd::StatusCounts status{counts.total, counts.up, counts.down, counts.unknown,
@@ -97,13 +114,14 @@ int run_daemon(const std::string& path) {
   bool running = false;
   try {
     const auto options = control_options(loaded.value->settings);
+    const config::Settings loaded_settings = loaded.value->settings;
     service::Service service(loop, path, std::move(*loaded.value));
     control::Server control(loop, service, options);
     // The socket first: a second fetchd on the same socket must refuse before it fetches anything.
     // Socket activation: systemd created and owns the socket (requests wait in it while fetchd
     // starts), so it is adopted, never bound or removed here.
     // By name (FileDescriptorName=control in fetchd.socket), or the only one passed.
-    const auto activated = systemd::listen_fds({kControlFdName}, kControlFdName);
+    const auto activated = systemd::listen_fds({kControlFdName, kWebFdName}, kControlFdName);
     const auto control_fd = activated.find(std::string(kControlFdName));
     if (control_fd != activated.end())
       spdlog::info("adopting the control socket passed by systemd (fd {})", control_fd->second);
@@ -112,8 +130,43 @@ int run_daemon(const std::string& path) {
       spdlog::critical("cannot start: {}", error->message);
       return 1;
     }
+    // The metrics listener: the socket systemd passed (fetchd-web.socket) instead of web_listen.
+    metrics::LoopLag loop_lag(loop.get_executor());
+    bool loaded_and_started = false;
+    web::Server web(
+        loop,
+        metrics::View{
+            .registry = &service.registry(),
+            .snapshot = [&service] { return service.snapshot(); },
+            .settings = [&service]() -> const config::Settings& {
+              return service.config().settings;
+            },
+            .control_clients = [&control] { return control.sessions(); },
+            .loop_lag_seconds = [&loop_lag] { return loop_lag.max_seconds(); },
+        },
+        [&loaded_and_started] { return loaded_and_started; }, web_options(loaded_settings));
+    const auto web_fd = activated.find(std::string(kWebFdName));
+    if (web_fd != activated.end()) {
+      spdlog::info("adopting the metrics socket passed by systemd (fd {})", web_fd->second);
+      if (auto error = web.adopt(web_fd->second)) {
+        spdlog::critical("cannot start: {}", *error);
+        return 1;
+      }
+    } else if (auto error = web.open()) {
+      spdlog::critical("cannot start: {}", *error);
+      return 1;
+    }
+    if (web_fd == activated.end() && !loaded_settings.web_listen.empty()) {
+      std::string addresses;
+      for (const auto& address : loaded_settings.web_listen)
+        addresses += (addresses.empty() ? "" : ", ") + address;
+      spdlog::info("metrics: listening on {}", addresses);
+    }
     service.start();
+    loaded_and_started = true;
     control.start();
+    web.start();
+    loop_lag.start();
     systemd::Notifier notifier(loop, [&service] { return systemd_status(service.snapshot()); });
     service.on_reload([&notifier] { notifier.reloading(); },
                       [&notifier](const service::ReloadReport&) { notifier.reloaded(); });
@@ -136,6 +189,8 @@ int run_daemon(const std::string& path) {
       notifier.stopping();
       reload_signal.cancel();
       control.stop();
+      web.stop();
+      loop_lag.stop();
       service.shutdown();
     });
     // Ready once the signals are handled too: a reload may follow READY=1 at once.

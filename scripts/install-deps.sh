@@ -4,16 +4,19 @@
 set -eu
 
 packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libsystemd-dev
-libssl-dev libc-ares-dev libgtest-dev openssl"
+libssl-dev libc-ares-dev libgtest-dev openssl zlib1g-dev"
 if [ "${1:-}" = "--test" ]; then
   # Tests start a real nginx on loopback, format-check the tree, lint the shell scripts and the C++
   # (clang-tidy-16: 14 rejects C++20 lambda captures of structured bindings), and lint the man
   # pages as lintian does (man --warnings; tests/packaging/man_test.sh).
   # libFuzzer and clang's sanitizer runtimes for the fuzz targets (clang-16: see tests/fuzz/), h11
   # as a second HTTP parser (tests/http/h11_differential.py), iproute2 and util-linux for the tests
-  # in network namespaces of their own, libfaketime for the wall-clock step test.
+  # in network namespaces of their own, libfaketime for the wall-clock step test, and Prometheus
+  # (2.42: its promtool lints /metrics, and a real server scrapes it in
+  # tests/integration/prometheus_test.py; alertmanager as the rules' counterpart).
   packages="$packages nginx clang-format shellcheck clang-tidy-16 python3-jsonschema man-db groff-base
-clang-16 libfuzzer-16-dev libclang-rt-16-dev python3-h11 iproute2 util-linux faketime"
+clang-16 libfuzzer-16-dev libclang-rt-16-dev python3-h11 iproute2 util-linux faketime prometheus
+prometheus-alertmanager"
 elif [ "${1:-}" = "--package" ]; then
   # make package / make e2e: build the .deb, lint it, and boot Debian 12 with systemd in a
   # container (tests/packaging/nspawn_e2e.sh).

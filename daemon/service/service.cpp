@@ -13,6 +13,7 @@
 #include "common/plural.h"
 #include "common/version.h"
 #include "config/duration.h"
+#include "config/shard.h"
 
 namespace fetchd::service {
 
@@ -89,6 +90,8 @@ std::vector<std::string> keep_restart_only_settings(const config::Settings& runn
   keep("dns_servers", running.dns_servers, next.dns_servers);
   keep("dns_timeout", running.dns_timeout, next.dns_timeout);
   keep("dns_attempts", running.dns_attempts, next.dns_attempts);
+  keep("web_listen", running.web_listen, next.web_listen);
+  keep("web_max_clients", running.web_max_clients, next.web_max_clients);
   return edited_names;
 }
 
@@ -123,6 +126,7 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
                            registry_.record_skipped(name, slots);
                          }}),
       registry_(feed_, config_->settings.history_length) {
+  registry_.set_duration_buckets(config_->settings.metrics_buckets);
   subscribe_observers();
 }
 
@@ -207,6 +211,10 @@ Service::Plan Service::plan(config::Config next, const TargetList& current_targe
                             const std::vector<nlohmann::json>& runtime_documents,
                             const std::string& state_file) {
   Plan plan;
+  // A fleet's instances read the same files; each runs its shard of them.
+  std::erase_if(next.targets, [&shard = next.settings.shard](const config::TargetConfig& target) {
+    return !config::in_shard(target.name, shard);
+  });
   auto reread = reread_runtime_targets(runtime_documents, next, state_file);
   plan.runtime_dropped = reread.size() != runtime_documents.size();
 
@@ -299,6 +307,8 @@ void Service::apply(Plan plan, ReloadReport& report) {
   const auto& next = plan.config->settings;
   if (next.history_length != registry_.history_length())
     registry_.set_history_length(next.history_length);
+  if (next.metrics_buckets != registry_.duration_buckets())
+    registry_.set_duration_buckets(next.metrics_buckets);
   scheduler_.set_max_in_flight(effective_max_in_flight(next.max_in_flight, descriptor_limit_));
   spdlog::set_level(spdlog_level(next.log_level));
   // The list replaced may hold 100,000 targets: it is freed on the reader thread (the targets
@@ -399,6 +409,8 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors,
                  report.changed.empty() ? "" : "; changed " + join(report.changed));
   }
   last_reload_ = report;
+  if (report.ok)
+    last_reload_success_ = report.at;
   reload_running_ = false;
   if (reload_finished_)
     reload_finished_(report);
@@ -436,6 +448,7 @@ status::Snapshot Service::snapshot() const {
       .running_for = std::chrono::steady_clock::now() - started_steady_,
       .config_files = config_->files,
       .last_reload = last_reload_,
+      .last_reload_success = last_reload_success_,
       .targets = count_targets(),
       .in_flight = stats.in_flight,
       .slow_in_flight = stats.slow_in_flight,
@@ -475,6 +488,14 @@ Expected<std::string, control::Refusal<control::AddRefused>> Service::add_target
                                   (existing->runtime() ? std::string("added at run time")
                                                        : "in " + existing->config->source_file) +
                                   ")"};
+  }
+  if (const auto& shard = config_->settings.shard; !config::in_shard(target->name, shard)) {
+    return control::Refusal<AddRefused>{
+        AddRefused::other_shard, "target \"" + target->name + "\" belongs to shard " +
+                                     std::to_string(config::shard_of(target->name, shard.count)) +
+                                     " of " + std::to_string(shard.count) +
+                                     " (this instance is shard " + std::to_string(shard.index) +
+                                     "): add it to the instance of that shard"};
   }
   auto documents = runtime_documents();
   documents.push_back(json);

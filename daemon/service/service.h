@@ -155,6 +155,7 @@ class Service final : public control::Backend {
   std::function<void()> reload_started_;
   std::function<void(const ReloadReport&)> reload_finished_;
   std::optional<ReloadReport> last_reload_;
+  std::optional<std::chrono::system_clock::time_point> last_reload_success_;
   std::chrono::system_clock::time_point started_at_{};
   std::chrono::steady_clock::time_point started_steady_{};
   // The service's own subscribers (observers.h), registered in subscribe_observers().

@@ -50,6 +50,7 @@ struct Snapshot {
   std::chrono::steady_clock::duration running_for{};
   std::vector<std::string> config_files{};
   std::optional<ReloadReport> last_reload{};
+  std::optional<Clock::time_point> last_reload_success{};  // the latest reload that was applied
   TargetCounts targets{};
   std::size_t in_flight = 0;
   std::size_t slow_in_flight = 0;  // of in_flight, the slow lane's (capped at half the limit)

@@ -1,0 +1,447 @@
+#include "metrics/scrape.h"
+
+#include <array>
+#include <charconv>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/version.h"
+#include "http/headers.h"
+
+namespace fetchd::metrics {
+
+namespace {
+
+using registry::Entry;
+using results::FullResult;
+using results::Outcome;
+
+double seconds(std::chrono::microseconds micros) {
+  return std::chrono::duration<double>(micros).count();
+}
+double unix_seconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+
+// --- the per-target families ----------------------------------------------------------------
+
+struct TargetFamily {
+  Family family;
+  // Writes the family's samples for one target (nothing when it has none, e.g. before its first
+  // result).
+  void (*write)(Writer& out, const Family& family, const Entry& entry, const Labels& labels);
+};
+
+const FullResult* latest(const Entry& entry) {
+  return entry.results.latest().get();
+}
+
+// The hop whose response decides: the last. Null before the first result.
+const http::Hop* last_hop(const Entry& entry) {
+  const auto* result = latest(entry);
+  return result == nullptr || result->result.hops.empty() ? nullptr : &result->result.last();
+}
+
+// blackbox_exporter's phases, summed over the hops as it does over redirects: resolve, connect,
+// tls, processing (request written → first response byte), transfer (the rest).
+struct Phases {
+  double resolve = 0, connect = 0, tls = 0, processing = 0, transfer = 0;
+};
+Phases phases_of(const http::FetchResult& result) {
+  Phases phases;
+  for (const auto& hop : result.hops) {
+    const auto& t = hop.timings;
+    const auto dns = t.dns.value_or(std::chrono::microseconds(0));
+    const auto connect = t.connect.value_or(std::chrono::microseconds(0));
+    const auto tls = t.tls_handshake.value_or(std::chrono::microseconds(0));
+    const auto first_byte = t.first_byte.value_or(std::chrono::microseconds(0));
+    phases.resolve += seconds(dns);
+    phases.connect += seconds(connect);
+    phases.tls += seconds(tls);
+    phases.processing += seconds(first_byte);
+    if (t.first_byte) {
+      const auto before = dns + connect + tls + first_byte;
+      phases.transfer += t.total > before ? seconds(t.total - before) : 0.0;
+    }
+  }
+  return phases;
+}
+
+// OpenSSL's "TLSv1.3" → "TLS 1.3" and "TLSv1" → "TLS 1.0", as blackbox_exporter names versions.
+std::string tls_version_label(std::string_view protocol) {
+  if (!protocol.starts_with("TLSv"))
+    return protocol.empty() ? "unknown" : std::string(protocol);
+  std::string version(protocol.substr(4));
+  if (version.find('.') == std::string::npos)
+    version += ".0";
+  return "TLS " + version;
+}
+
+void write_success(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* r = latest(e))
+    out.sample(f, "", labels, r->outcome == Outcome::ok ? 1.0 : 0.0);
+}
+void write_duration(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* r = latest(e))
+    out.sample(f, "", labels, seconds(r->result.total));
+}
+void write_status_code(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e))
+    out.sample(f, "", labels, static_cast<double>(hop->status));
+}
+void write_http_version(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e)) {
+    const double version = hop->status == 0 ? 0.0 : hop->version_major + hop->version_minor / 10.0;
+    out.sample(f, "", labels, version);
+  }
+}
+void write_content_length(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e)) {
+    // As Go's http.Response.ContentLength: -1 when the response does not say, 0 without one.
+    double length = hop->status == 0 ? 0 : -1;
+    if (const auto field = http::find_header(hop->headers, "content-length")) {
+      std::uint64_t value = 0;
+      const auto* end = field->data() + field->size();
+      if (std::from_chars(field->data(), end, value).ptr == end && !field->empty())
+        length = static_cast<double>(value);
+    }
+    out.sample(f, "", labels, length);
+  }
+}
+void write_body_length(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e))
+    out.sample(f, "", labels, static_cast<double>(hop->body_bytes));
+}
+void write_redirects(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  // Redirect responses seen, as blackbox_exporter counts them: a last 3xx not followed because
+  // the limit was reached counts too.
+  if (const auto* r = latest(e)) {
+    const auto seen = r->result.hops.size() - 1 + (r->result.redirect_limit_reached ? 1 : 0);
+    out.sample(f, "", labels, static_cast<double>(seen));
+  }
+}
+void write_ssl(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e))
+    out.sample(f, "", labels, hop->url.is_tls() && hop->tls ? 1.0 : 0.0);
+}
+void write_phases(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  const auto* r = latest(e);
+  if (r == nullptr)
+    return;
+  const auto phases = phases_of(r->result);
+  out.sample(f, "", labels, phases.resolve, "phase", "resolve");
+  out.sample(f, "", labels, phases.connect, "phase", "connect");
+  out.sample(f, "", labels, phases.tls, "phase", "tls");
+  out.sample(f, "", labels, phases.processing, "phase", "processing");
+  out.sample(f, "", labels, phases.transfer, "phase", "transfer");
+}
+void write_earliest_expiry(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
+    out.sample(f, "", labels, unix_seconds(hop->tls->chain_earliest_not_after));
+}
+void write_tls_version(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
+    out.sample(f, "", labels, 1.0, "version", tls_version_label(hop->tls->protocol));
+}
+void write_dns_time(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* r = latest(e)) {
+    const auto& first = r->result.hops.front();
+    out.sample(f, "", labels, seconds(first.timings.dns.value_or(std::chrono::microseconds(0))));
+  }
+}
+void write_ip_protocol(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  // 0 when no address was reached (resolution failed), as blackbox_exporter says.
+  if (const auto* hop = last_hop(e)) {
+    const auto& address = hop->remote_address;
+    out.sample(f, "", labels, address.empty() ? 0.0 : address.front() == '[' ? 6.0 : 4.0);
+  }
+}
+void write_failed_due_to_regex(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* r = latest(e)) {
+    const bool body =
+        r->outcome == Outcome::expectation && r->failed_expectation.starts_with("body does not");
+    out.sample(f, "", labels, body ? 1.0 : 0.0);
+  }
+}
+void write_up(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  const auto state = e.results.state();
+  if (state != results::State::unknown)
+    out.sample(f, "", labels, state == results::State::up ? 1.0 : 0.0);
+}
+void write_state_since(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  out.sample(f, "", labels, unix_seconds(e.results.summary().state_since));
+}
+void write_fetches(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  constexpr std::array kOutcomes = {Outcome::ok,        Outcome::dns, Outcome::connect,
+                                    Outcome::timeout,   Outcome::tls, Outcome::protocol,
+                                    Outcome::too_large, Outcome::io,  Outcome::expectation};
+  const auto& totals = e.results.totals();
+  for (const auto outcome : kOutcomes)
+    out.sample(f, "_total", labels, totals.of(outcome), "outcome", results::to_string(outcome));
+}
+void write_state_changes(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  out.sample(f, "_total", labels, e.results.totals().state_changes);
+}
+void write_skipped(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  out.sample(f, "_total", labels, e.results.totals().skipped);
+}
+void write_last_fetch(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* r = latest(e))
+    out.sample(f, "", labels, unix_seconds(r->result.started));
+}
+void write_leaf_expiry(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
+    out.sample(f, "", labels, unix_seconds(hop->tls->not_after));
+}
+
+// A bucket bound as a label value: OpenMetrics wants floats ("1.0"), the text format accepts both.
+std::string bound_label(double bound) {
+  std::string text;
+  append_number(text, bound);
+  if (text.find_first_of(".eEn") == std::string::npos)
+    text += ".0";
+  return text;
+}
+
+void write_histogram(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
+  const auto* histogram = e.results.durations();
+  if (histogram == nullptr)
+    return;
+  std::uint64_t cumulative = 0;
+  const auto& bounds = *histogram->bounds;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += histogram->counts[i];
+    out.sample(f, "_bucket", labels, cumulative, "le", bound_label(bounds[i]));
+  }
+  out.sample(f, "_bucket", labels, histogram->count, "le", "+Inf");
+  out.sample(f, "_sum", labels, histogram->sum_seconds);
+  out.sample(f, "_count", labels, histogram->count);
+}
+
+constexpr std::array<TargetFamily, 23> kTargetFamilies = {{
+    // blackbox_exporter's names, types and help texts (docs/metrics.md lists the differences).
+    {{"probe_success", Type::gauge, "Displays whether or not the probe was a success"},
+     write_success},
+    {{"probe_duration_seconds", Type::gauge,
+      "Returns how long the probe took to complete in seconds", "seconds"},
+     write_duration},
+    {{"probe_http_status_code", Type::gauge, "Response HTTP status code"}, write_status_code},
+    {{"probe_http_version", Type::gauge, "Returns the version of HTTP of the probe response"},
+     write_http_version},
+    {{"probe_http_content_length", Type::gauge, "Length of http content response"},
+     write_content_length},
+    {{"probe_http_uncompressed_body_length", Type::gauge, "Length of uncompressed response body"},
+     write_body_length},
+    {{"probe_http_redirects", Type::gauge, "The number of redirects"}, write_redirects},
+    {{"probe_http_ssl", Type::gauge, "Indicates if SSL was used for the final redirect"},
+     write_ssl},
+    {{"probe_http_duration_seconds", Type::gauge,
+      "Duration of http request by phase, summed over all redirects", "seconds"},
+     write_phases},
+    {{"probe_ssl_earliest_cert_expiry", Type::gauge, "Returns last SSL chain expiry in unixtime"},
+     write_earliest_expiry},
+    {{"probe_tls_version_info", Type::gauge, "Returns the TLS version used or NaN when unknown"},
+     write_tls_version},
+    {{"probe_dns_lookup_time_seconds", Type::gauge,
+      "Returns the time taken for probe dns lookup in seconds", "seconds"},
+     write_dns_time},
+    {{"probe_ip_protocol", Type::gauge, "Specifies whether probe ip protocol is IP4 or IP6"},
+     write_ip_protocol},
+    {{"probe_failed_due_to_regex", Type::gauge, "Indicates if probe failed due to regex"},
+     write_failed_due_to_regex},
+    // What only a daemon can say.
+    {{"fetchd_target_up", Type::gauge,
+      "Flap-controlled state of the target: 1 up, 0 down; absent while unknown"},
+     write_up},
+    {{"fetchd_target_state_since_timestamp_seconds", Type::gauge,
+      "When the target entered its current state (or tracking began, while unknown)", "seconds"},
+     write_state_since},
+    {{"fetchd_target_fetches", Type::counter, "Completed fetches of the target by outcome"},
+     write_fetches},
+    {{"fetchd_target_state_changes", Type::counter,
+      "Changes of the target's flap-controlled state"},
+     write_state_changes},
+    {{"fetchd_target_skipped", Type::counter,
+      "Scheduled fetches skipped because the previous fetch of the target still ran"},
+     write_skipped},
+    {{"fetchd_target_last_fetch_timestamp_seconds", Type::gauge,
+      "When the latest completed fetch of the target started", "seconds"},
+     write_last_fetch},
+    {{"fetchd_target_cert_not_after_timestamp_seconds", Type::gauge,
+      "notAfter of the leaf certificate the target presented last", "seconds"},
+     write_leaf_expiry},
+    {{"fetchd_target_earliest_cert_not_after_timestamp_seconds", Type::gauge,
+      "Earliest notAfter over the certificate chain the target presented last", "seconds"},
+     write_earliest_expiry},
+    {{"fetchd_target_duration_seconds", Type::histogram,
+      "Total time of the target's fetches (not cancelled ones), redirects included", "seconds"},
+     write_histogram},
+}};
+
+}  // namespace
+
+Scrape::Scrape(View view, Format format) : view_(std::move(view)), format_(format) {
+  for (const auto& [name, value] : view_.settings().instance_labels)
+    instance_.add(name, value);
+}
+
+std::optional<std::string> Scrape::next() {
+  if (done_)
+    return std::nullopt;
+  std::string out;
+  out.reserve(kPieceBytes + 4096);
+  if (!started_) {
+    started_ = true;
+    daemon_families(out);
+  }
+  while (out.size() < kPieceBytes && family_ < kTargetFamilies.size()) {
+    if (target_family(out)) {
+      ++family_;
+      cursor_.clear();
+    }
+  }
+  if (family_ >= kTargetFamilies.size()) {
+    Writer(format_, out).end();
+    done_ = true;
+  }
+  return out;
+}
+
+bool Scrape::target_family(std::string& out) {
+  const auto& target_family = kTargetFamilies[family_];
+  Writer writer(format_, out);
+  if (cursor_.empty())
+    writer.begin(target_family.family);
+  const auto& instance_labels = view_.settings().instance_labels;
+  Labels labels;
+  bool complete = true;
+  view_.registry->for_each_after(cursor_, [&](const Entry& entry) {
+    if (out.size() >= kPieceBytes) {
+      complete = false;
+      return false;
+    }
+    labels.clear();
+    labels.add("name", entry.name());
+    for (const auto& [name, value] : entry.config->labels)
+      labels.add(name, value);
+    for (const auto& [name, value] : instance_labels) {
+      if (!entry.config->labels.contains(name))
+        labels.add(name, value);
+    }
+    target_family.write(writer, target_family.family, entry, labels);
+    cursor_ = entry.name();
+    return true;
+  });
+  return complete;
+}
+
+void Scrape::daemon_families(std::string& out) {
+  Writer writer(format_, out);
+  const auto snapshot = view_.snapshot();
+  const Labels& labels = instance_;
+  const auto gauge = [&](const Family& family, double value) {
+    writer.begin(family);
+    writer.sample(family, "", labels, value);
+  };
+
+  static constexpr Family kBuildInfo{"fetchd_build_info", Type::gauge,
+                                     "fetchd's version; the value is 1"};
+  writer.begin(kBuildInfo);
+  writer.sample(kBuildInfo, "", labels, 1.0, "version", kVersion);
+
+  static constexpr Family kTargets{"fetchd_targets", Type::gauge,
+                                   "Targets by state (disabled ones apart)"};
+  writer.begin(kTargets);
+  const auto& counts = snapshot.targets;
+  writer.sample(kTargets, "", labels, static_cast<double>(counts.up), "state", "up");
+  writer.sample(kTargets, "", labels, static_cast<double>(counts.down), "state", "down");
+  writer.sample(kTargets, "", labels, static_cast<double>(counts.unknown), "state", "unknown");
+  writer.sample(kTargets, "", labels, static_cast<double>(counts.disabled), "state", "disabled");
+
+  gauge({"fetchd_fetches_in_flight", Type::gauge, "Fetches running now"},
+        static_cast<double>(snapshot.in_flight));
+  gauge({"fetchd_max_in_flight", Type::gauge,
+         "Fetches allowed at once (max_in_flight, lowered to fit the descriptor limit)"},
+        static_cast<double>(snapshot.max_in_flight));
+  gauge({"fetchd_loop_lag_seconds", Type::gauge,
+         "How late the event loop ran a 100 ms timer, the most over the last 10 s", "seconds"},
+        view_.loop_lag_seconds ? view_.loop_lag_seconds() : 0.0);
+  const bool reload_ok = !snapshot.last_reload || snapshot.last_reload->ok;
+  gauge({"fetchd_config_last_reload_successful", Type::gauge,
+         "Whether the last configuration reload succeeded (1 before any reload)"},
+        reload_ok ? 1.0 : 0.0);
+  // The start counts as the first successful load; a refused reload keeps the previous time.
+  auto last_success = snapshot.started;
+  if (snapshot.last_reload_success)
+    last_success = *snapshot.last_reload_success;
+  gauge({"fetchd_config_last_reload_success_timestamp_seconds", Type::gauge,
+         "When the configuration was last loaded successfully", "seconds"},
+        unix_seconds(last_success));
+  gauge({"fetchd_control_clients", Type::gauge, "Connections to the control socket"},
+        view_.control_clients ? static_cast<double>(view_.control_clients()) : 0.0);
+
+  const auto process = process_figures();
+  static constexpr Family kCpu{"process_cpu_seconds", Type::counter,
+                               "Total user and system CPU time spent in seconds", "seconds"};
+  writer.begin(kCpu);
+  writer.sample(kCpu, "_total", labels, process.cpu_seconds);
+  gauge({"process_resident_memory_bytes", Type::gauge, "Resident memory size in bytes", "bytes"},
+        process.resident_bytes);
+  gauge({"process_virtual_memory_bytes", Type::gauge, "Virtual memory size in bytes", "bytes"},
+        process.virtual_bytes);
+  gauge({"process_open_fds", Type::gauge, "Number of open file descriptors"}, process.open_fds);
+  gauge({"process_max_fds", Type::gauge, "Maximum number of open file descriptors"},
+        process.max_fds);
+  gauge({"process_start_time_seconds", Type::gauge,
+         "Start time of the process since unix epoch in seconds", "seconds"},
+        process.start_time_seconds);
+}
+
+ProcessFigures process_figures() {
+  ProcessFigures figures;
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  // The command name (field 2) may hold spaces and parentheses: the fields after it follow the
+  // last ')'.
+  const auto close = line.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields(line.substr(close + 2));
+    std::vector<std::string> field;
+    for (std::string each; fields >> each;)
+      field.push_back(each);
+    // field[0] is stat field 3 (state): utime 14, stime 15, starttime 22, vsize 23, rss 24.
+    if (field.size() > 21) {
+      figures.cpu_seconds = (std::stod(field[11]) + std::stod(field[12])) / ticks;
+      figures.virtual_bytes = std::stod(field[20]);
+      figures.resident_bytes = std::stod(field[21]) * page;
+      std::ifstream uptime_file("/proc/stat");
+      for (std::string entry; std::getline(uptime_file, entry);) {
+        if (entry.rfind("btime ", 0) == 0) {
+          figures.start_time_seconds = std::stod(entry.substr(6)) + std::stod(field[19]) / ticks;
+          break;
+        }
+      }
+    }
+  }
+  if (DIR* fds = ::opendir("/proc/self/fd")) {
+    std::size_t count = 0;
+    while (const dirent* each = ::readdir(fds)) {
+      if (each->d_name[0] != '.')
+        ++count;
+    }
+    ::closedir(fds);
+    figures.open_fds = static_cast<double>(count > 0 ? count - 1 : 0);  // not the one reading
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+    figures.max_fds = static_cast<double>(limit.rlim_cur);
+  return figures;
+}
+
+}  // namespace fetchd::metrics

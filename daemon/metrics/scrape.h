@@ -1,0 +1,66 @@
+#pragma once
+
+// One scrape of /metrics: every family, generated at scrape time from a read-only view of the
+// daemon (the registry and the status snapshot), in pieces of about kPieceBytes so that a scrape
+// of 100,000 targets never holds the loop for long nor the whole output in memory. Between pieces
+// the walk over the targets resumes after the last name written, so targets added or removed
+// meanwhile are simply met or missed; a removed target's series are gone from the next scrape.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "metrics/exposition.h"
+#include "registry/registry.h"
+#include "status/snapshot.h"
+
+namespace fetchd::metrics {
+
+inline constexpr std::size_t kPieceBytes = std::size_t{64} * 1024;
+
+// What a scrape reads. Called on the loop, during the scrape.
+struct View {
+  const registry::Registry* registry = nullptr;
+  std::function<status::Snapshot()> snapshot;
+  std::function<const config::Settings&()> settings;
+  std::function<std::size_t()> control_clients;
+  std::function<double()> loop_lag_seconds;
+};
+
+class Scrape {
+ public:
+  Scrape(View view, Format format);
+  // The next piece of the exposition (at least kPieceBytes unless it is the last), or nullopt once
+  // everything has been returned.
+  std::optional<std::string> next();
+
+ private:
+  void daemon_families(std::string& out);
+  // Writes the current target family's samples from the cursor on; true when it is complete.
+  bool target_family(std::string& out);
+
+  View view_;
+  Format format_;
+  std::size_t family_ = 0;  // index into the target families; past them: done
+  bool started_ = false;
+  bool done_ = false;
+  std::string cursor_;  // the last target written in the current family ("" before the first)
+  Labels instance_;     // settings.instance_labels, escaped once per scrape
+};
+
+// The process' own figures, as process_* (read from /proc/self): exposed for tests.
+struct ProcessFigures {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  double open_fds = 0;
+  double max_fds = 0;
+  double start_time_seconds = 0;
+};
+ProcessFigures process_figures();
+
+}  // namespace fetchd::metrics
