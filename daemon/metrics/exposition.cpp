@@ -90,7 +90,9 @@ void append_number(std::string& out, double value) {
     out += value > 0 ? "+Inf" : "-Inf";
   } else {
     std::array<char, 32> buffer{};
-    const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+    // Shortest round-trip digits, fixed unless an exponent is shorter ("0.0005", "1e+21").
+    const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                            std::chars_format::general);
     out.append(buffer.data(), error == std::errc() ? end : buffer.data());
   }
 }
