@@ -5,8 +5,10 @@
 #   install enables and starts fetchd.socket and fetchd.service; fetches work under the hardening;
 #   fetchctl works for root and the group fetchd and is refused to others; systemctl reload applies
 #   an edit and keeps the old configuration on a broken one; the journal carries the state-change
-#   lines with their priorities; SIGSEGV and a frozen loop (SIGSTOP, watchdog) are restarted;
-#   socket activation starts the stopped service; remove stops it, purge removes the state.
+#   lines with their priorities; the packaged web_listen serves /-/ready and /metrics; SIGSEGV and
+#   a frozen loop (SIGSTOP, watchdog) are restarted; socket activation starts the stopped service;
+#   the optional fetchd-web.socket, once enabled, is adopted instead of web_listen and survives
+#   restarts and the upgrade; remove stops it all, purge removes the state.
 #
 # Usage: nspawn_e2e.sh FETCHD_DEB
 # Exit 0 all passed, 1 a check failed, 77 the machine cannot run it (the reason is printed).
@@ -38,8 +40,9 @@ deb=$(realpath "$deb")
 # --- The root image ---------------------------------------------------------------------------
 # The package's run-time dependencies (first alternative of each, versions dropped) come from the
 # .deb itself, so a new library dependency needs no edit here. procps: /bin/kill for ExecReload=;
-# nginx-light: a web server on the container's loopback for the targets.
-packages=$( (echo systemd dbus procps nginx-light
+# nginx-light: a web server on the container's loopback for the targets; curl: scrapes the metrics
+# listener (`fetchd once` prints only the headers).
+packages=$( (echo systemd dbus procps nginx-light curl
              dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//') |
            tr -s ' \n' '\n' | grep -v -e '^\$' -e '^$' | sort -u | paste -sd, -)
 key=$( (echo "$packages"; cat "$sources") | sha256sum | cut -c1-16)
@@ -168,6 +171,11 @@ check "install enables fetchd.service" equals "$(in_container systemctl is-enabl
 check "install enables fetchd.socket" equals "$(in_container systemctl is-enabled fetchd.socket)" enabled
 check "install starts fetchd.socket" equals "$(in_container systemctl is-active fetchd.socket)" active
 check "install starts fetchd.service (READY=1)" equals "$(in_container systemctl is-active fetchd.service)" active
+# Optional: the packaged web_listen already holds its port.
+check "install does not enable fetchd-web.socket" \
+  equals "$(in_container systemctl is-enabled fetchd-web.socket 2>&1)" disabled
+check "install does not start fetchd-web.socket" \
+  equals "$(in_container systemctl is-active fetchd-web.socket)" inactive
 check "the service runs as the user fetchd" \
   equals "$(in_container ps -o user= -p "$(property fetchd.service MainPID)")" fetchd
 socket_mode=$(in_container stat -c '%a %U %G' /run/fetchd/control.sock)
@@ -210,6 +218,19 @@ check "fetchctl status names the refused reload" \
 in_container cp /opt/e2e/e2e.json /etc/fetchd/conf.d/e2e.json
 check "fetchctl reload applies the fixed edit" in_container fetchctl reload
 check "and systemd saw that reload (STATUS=)" contains "$(property fetchd.service StatusText)" "last reload ok"
+
+# --- Metrics -----------------------------------------------------------------------------------
+# The packaged /etc/fetchd/fetchd.json has web_listen ["127.0.0.1:9516"].
+scrape() { in_container curl -sS --max-time 30 "$@"; }
+ready_code() { scrape -o /dev/null -w '%{http_code}' http://127.0.0.1:9516/-/ready; }
+web_is_up_in_metrics='curl -fsS --max-time 5 http://127.0.0.1:9516/metrics |
+  grep -qx "probe_success{name=\"web\"} 1"'
+check "the hardening allows listening (RestrictAddressFamilies has AF_INET)" \
+  contains "$(property fetchd.service RestrictAddressFamilies)" "AF_INET"
+check "the journal says the packaged web_listen listens" contains \
+  "$(in_container journalctl -u fetchd.service -o cat --no-pager)" "metrics: listening on 127.0.0.1:9516"
+check "GET /-/ready is 200" equals "$(ready_code)" 200
+check "/metrics has probe_success{name=\"web\"} 1" wait_until 15 sh -c "$web_is_up_in_metrics"
 
 # --- Journal ---------------------------------------------------------------------------------
 journal=$(in_container journalctl -u fetchd.service -o cat --no-pager)
@@ -269,23 +290,65 @@ in_container systemctl restart --no-block fetchd.service
 check "a request made while it restarts waits and is answered" as alice fetchctl status
 check "and the restart completed (a new main pid)" differs "$(property fetchd.service MainPID)" "$before_restart"
 
+# --- The optional metrics socket: fetchd-web.socket ---------------------------------------------
+# The running daemon holds 127.0.0.1:9516 (web_listen), so it is stopped before the socket binds;
+# web_listen stays in the configuration: a passed socket named "web" replaces it.
+adopted='adopting the metrics socket passed by systemd'
+bound='metrics: listening on'
+# How many lines of the service's journal contain TEXT.
+log_count() { in_container journalctl -u fetchd.service -o cat --no-pager | grep -c -F -- "$1"; }
+# Polls (10 s at most) until more than COUNT lines of the service's journal contain TEXT.
+log_grows() {
+  local text=$1 count=$2 until=$((SECONDS + 10))
+  while [ $SECONDS -lt $until ]; do
+    [ "$(log_count "$text")" -gt "$count" ] && return 0
+    sleep 0.2
+  done
+  echo "still $(log_count "$text") lines with '$text' (expected more than $count)"
+  return 1
+}
+adopted_before=$(log_count "$adopted")
+bound_before=$(log_count "$bound")
+in_container systemctl stop fetchd.service 2>/dev/null
+check "systemctl enable --now fetchd-web.socket" in_container systemctl enable --now fetchd-web.socket
+check "fetchd-web.socket listens" equals "$(in_container systemctl is-active fetchd-web.socket)" active
+check "a scrape starts the stopped service and is answered (200)" equals "$(ready_code)" 200
+check "the service is active again" equals "$(in_container systemctl is-active fetchd.service)" active
+check "the journal says it adopted the socket" log_grows "$adopted" "$adopted_before"
+check "and it did not bind web_listen itself" equals "$(log_count "$bound")" "$bound_before"
+check "the adopted socket serves /metrics" wait_until 15 sh -c "$web_is_up_in_metrics"
+before_restart=$(property fetchd.service MainPID)
+in_container systemctl restart --no-block fetchd.service
+check "a scrape made while it restarts waits and is answered (200)" equals "$(ready_code)" 200
+# The old daemon may have answered that scrape before it stopped.
+check "and the restart completed (a new main pid)" wait_until 15 sh -c \
+  "test \"\$(systemctl show -P MainPID fetchd.service)\" != $before_restart && systemctl is-active -q fetchd.service"
+
 # --- Upgrade -------------------------------------------------------------------------------------
 before_upgrade=$(property fetchd.service MainPID)
+adopted_before=$(log_count "$adopted")
 check "reinstalling the package (the upgrade path) succeeds" in_container dpkg -i /opt/e2e/fetchd.deb
 check "the upgrade restarts the service" differs "$(property fetchd.service MainPID)" "$before_upgrade"
 check "the service is active after the upgrade" \
   equals "$(in_container systemctl is-active fetchd.service)" active
 check "targets added at run time survive the upgrade" in_container fetchctl show extra
 check "the edited configuration survives the upgrade" in_container fetchctl show web
+check "fetchd-web.socket stays enabled after the upgrade" \
+  equals "$(in_container systemctl is-enabled fetchd-web.socket 2>&1)" enabled
+check "and the upgraded daemon adopts it again" log_grows "$adopted" "$adopted_before"
+check "metrics are answered after the upgrade" wait_until 15 sh -c "$web_is_up_in_metrics"
 
 # --- Remove and purge --------------------------------------------------------------------------
 in_container dpkg -r fetchd >"$work/remove.log" 2>&1
 check "dpkg -r stops the service" equals "$(in_container systemctl is-active fetchd.service)" inactive
 check "dpkg -r stops the socket" equals "$(in_container systemctl is-active fetchd.socket)" inactive
+check "dpkg -r stops fetchd-web.socket" equals "$(in_container systemctl is-active fetchd-web.socket)" inactive
 check "dpkg -r keeps the state" in_container test -d /var/lib/fetchd
 in_container dpkg -P fetchd >"$work/purge.log" 2>&1
 check "dpkg -P removes the state" in_container test ! -e /var/lib/fetchd
 check "dpkg -P removes /etc/fetchd" in_container test ! -e /etc/fetchd/fetchd.json
+check "dpkg -P removes the symlink of the enabled fetchd-web.socket" \
+  in_container test ! -e /etc/systemd/system/sockets.target.wants/fetchd-web.socket
 
 echo "$passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then

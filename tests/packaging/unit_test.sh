@@ -1,7 +1,8 @@
 #!/bin/sh
 # Lints the shipped systemd units and the system configuration example:
 #   1. `systemd-analyze verify` prints nothing at all (it exits 0 on unknown keys and bad values, so
-#      any output is a failure), on a copy whose /usr/sbin/fetchd points at the built binary;
+#      any output is a failure) for fetchd.service, fetchd.socket and the optional
+#      fetchd-web.socket, on a copy whose /usr/sbin/fetchd points at the built binary;
 #   2. `systemd-analyze security --offline=yes` rates fetchd.service at most 1.5 ("OK");
 #   3. `fetchd --check-config` accepts packaging/fetchd.json.
 # Usage: unit_test.sh PACKAGING_DIR FETCHD_BINARY. Exit 77 (ctest SKIP) without systemd-analyze.
@@ -22,11 +23,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fetchd-unit-test.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
 
 # 1. verify. The units sit alone in a clean directory (verify adds it to the search path and
-# loads the siblings; Requires=fetchd.socket must resolve). --man=no: the man pages are not
-# installed here.
+# loads the siblings; Requires=fetchd.socket and the sockets' Service=fetchd.service must resolve).
+# --man=no: the man pages are not installed here.
 sed "s|/usr/sbin/fetchd|$fetchd|g" "$packaging/fetchd.service" >"$work/fetchd.service"
-cp "$packaging/fetchd.socket" "$work/fetchd.socket"
-verify_output=$(cd "$work" && systemd-analyze verify --man=no ./fetchd.service ./fetchd.socket 2>&1)
+cp "$packaging/fetchd.socket" "$packaging/fetchd-web.socket" "$work/"
+verify_output=$(cd "$work" &&
+                systemd-analyze verify --man=no ./fetchd.service ./fetchd.socket ./fetchd-web.socket 2>&1)
 verify_rc=$?
 if [ "$verify_rc" -ne 0 ] || [ -n "$verify_output" ]; then
   fail "systemd-analyze verify (rc $verify_rc):"
