@@ -39,7 +39,7 @@ std::string Gzip::run(std::string_view input, int flush) {
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));  // NOLINT
   z.avail_in = static_cast<uInt>(input.size());
   std::string out;
-  std::array<char, 16 * 1024> buffer{};
+  std::array<char, std::size_t{16} * 1024> buffer{};
   do {
     z.next_out = reinterpret_cast<Bytef*>(buffer.data());
     z.avail_out = static_cast<uInt>(buffer.size());

@@ -33,8 +33,8 @@ struct ServerOptions {
 
 class Server final : private net::Protocol {
  public:
-  static constexpr std::size_t kMaxHead = 8 * 1024;
-  static constexpr std::size_t kMaxBody = 64 * 1024;
+  static constexpr std::size_t kMaxHead = std::size_t{8} * 1024;
+  static constexpr std::size_t kMaxBody = std::size_t{64} * 1024;
 
   Server(asio::io_context& loop, metrics::View view, std::function<bool()> ready,
          ServerOptions options);
