@@ -283,7 +283,7 @@ void read_shard(Checker& check, const json& member, const std::string& at, Setti
       check.error_count() != errors)
     return;
   if (!shard.index || !shard.count) {
-    check.fail(at, "expected both \"index\" and \"count\", e.g. {\"index\": 0, \"count\": 2}");
+    check.fail(at, R"(expected both "index" and "count", e.g. {"index": 0, "count": 2})");
     return;
   }
   if (*shard.index >= *shard.count) {
@@ -313,7 +313,7 @@ constexpr std::array<KeyRule<Settings>, 17> kSettingsKeys = {{
      "metrics connections at once"},
     {"instance_labels", read_instance_labels, "labels added to every metrics series"},
     {"metrics_buckets", read_metrics_buckets, "bounds of the fetch duration histogram, seconds"},
-    {"shard", read_shard, "this instance's share of the targets: {\"index\", \"count\"}"},
+    {"shard", read_shard, R"(this instance's share of the targets: {"index", "count"})"},
 }};
 
 }  // namespace

@@ -402,8 +402,8 @@ void Scrape::daemon_families(std::string& out) {
 
 ProcessFigures process_figures() {
   ProcessFigures figures;
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   std::ifstream stat("/proc/self/stat");
   std::string line;
   std::getline(stat, line);
