@@ -70,6 +70,12 @@ std::string_view content_type(Format format) {
 }
 
 void append_escaped(std::string& out, std::string_view text, bool quote) {
+  // Names and values rarely need escaping: one search, then one append.
+  if (text.find_first_of(quote ? std::string_view("\\\n\"") : std::string_view("\\\n")) ==
+      std::string_view::npos) {
+    out += text;
+    return;
+  }
   for (const char c : text) {
     if (c == '\\') {
       out += "\\\\";

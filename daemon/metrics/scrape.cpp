@@ -178,9 +178,14 @@ void write_fetches(Writer& out, const Family& f, const Entry& e, const Labels& l
   constexpr std::array kOutcomes = {Outcome::ok,        Outcome::dns, Outcome::connect,
                                     Outcome::timeout,   Outcome::tls, Outcome::protocol,
                                     Outcome::too_large, Outcome::io,  Outcome::expectation};
+  // Only the outcomes that happened, and ok always: 9 series per target would be most of a large
+  // scrape, and a failure class a target never had is usually every one but one or two.
   const auto& totals = e.results.totals();
-  for (const auto outcome : kOutcomes)
-    out.sample(f, "_total", labels, totals.of(outcome), "outcome", results::to_string(outcome));
+  for (const auto outcome : kOutcomes) {
+    const auto count = totals.of(outcome);
+    if (count > 0 || outcome == Outcome::ok)
+      out.sample(f, "_total", labels, count, "outcome", results::to_string(outcome));
+  }
 }
 void write_state_changes(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
   out.sample(f, "_total", labels, e.results.totals().state_changes);

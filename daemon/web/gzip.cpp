@@ -26,7 +26,7 @@ Gzip::~Gzip() {
 }
 
 std::string Gzip::compress(std::string_view input) {
-  return run(input, Z_NO_FLUSH);
+  return run(input, Z_SYNC_FLUSH);
 }
 
 std::string Gzip::finish() {
