@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <ctime>
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
@@ -302,7 +303,9 @@ std::optional<std::string> Scrape::next() {
     started_ = true;
     daemon_families(out);
   }
-  while (out.size() < kPieceBytes && family_ < kTargetFamilies.size()) {
+  visited_ = 0;
+  while (out.size() < kPieceBytes && visited_ < kTargetsPerPiece &&
+         family_ < kTargetFamilies.size()) {
     if (target_family(out)) {
       ++family_;
       cursor_.clear();
@@ -324,10 +327,11 @@ bool Scrape::target_family(std::string& out) {
   Labels labels;
   bool complete = true;
   view_.registry->for_each_after(cursor_, [&](const Entry& entry) {
-    if (out.size() >= kPieceBytes) {
+    if (out.size() >= kPieceBytes || visited_ >= kTargetsPerPiece) {
       complete = false;
       return false;
     }
+    ++visited_;
     labels.clear();
     labels.add("name", entry.name());
     for (const auto& [name, value] : entry.config->labels)
@@ -387,6 +391,14 @@ void Scrape::daemon_families(std::string& out) {
         unix_seconds(last_success));
   gauge({"fetchd_control_clients", Type::gauge, "Connections to the control socket"},
         view_.control_clients ? static_cast<double>(view_.control_clients()) : 0.0);
+  if (const auto* cost = view_.last_scrape) {
+    gauge({"fetchd_last_scrape_cpu_seconds", Type::gauge,
+           "CPU time the daemon spent on the last complete scrape of /metrics", "seconds"},
+          cost->cpu_seconds);
+    gauge({"fetchd_last_scrape_longest_piece_seconds", Type::gauge,
+           "The longest the event loop spent on one piece of the last complete scrape", "seconds"},
+          cost->longest_piece_seconds);
+  }
 
   const auto process = process_figures();
   static constexpr Family kCpu{"process_cpu_seconds", Type::counter,
@@ -403,6 +415,12 @@ void Scrape::daemon_families(std::string& out) {
   gauge({"process_start_time_seconds", Type::gauge,
          "Start time of the process since unix epoch in seconds", "seconds"},
         process.start_time_seconds);
+}
+
+double thread_cpu_seconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
 ProcessFigures process_figures() {

@@ -124,7 +124,26 @@ struct Body {
     return out;
   }
 
+  metrics::ScrapeCost* record = nullptr;  // the server's, told when this scrape completes
+  double cpu_seconds = 0;
+  double longest_piece_seconds = 0;
+
   std::optional<std::string> next() {
+    const double started = metrics::thread_cpu_seconds();
+    auto piece = make_piece();
+    const double spent = metrics::thread_cpu_seconds() - started;
+    cpu_seconds += spent;
+    longest_piece_seconds = std::max(longest_piece_seconds, spent);
+    if (!piece && record != nullptr) {
+      record->cpu_seconds = cpu_seconds;
+      record->longest_piece_seconds = longest_piece_seconds;
+      ++record->scrapes;
+      record = nullptr;
+    }
+    return piece;
+  }
+
+  std::optional<std::string> make_piece() {
     while (!finished) {
       auto piece = scrape.next();
       if (!piece) {
@@ -242,6 +261,7 @@ class Server::Conversation final : public net::Conversation {
     }
     auto body = std::make_shared<Body>(Body{metrics::Scrape(server_.view_, format),
                                             gzip ? std::make_unique<Gzip>() : nullptr, chunked});
+    body->record = &server_.last_scrape_;
     exchange.reserve_streamed()(head_bytes(head, std::nullopt), [body] { return body->next(); });
     if (!chunked)
       exchange.end_input();
@@ -258,7 +278,9 @@ class Server::Conversation final : public net::Conversation {
 
 Server::Server(asio::io_context& loop, metrics::View view, std::function<bool()> ready,
                ServerOptions options)
-    : loop_(loop), view_(std::move(view)), ready_(std::move(ready)), options_(std::move(options)) {}
+    : loop_(loop), view_(std::move(view)), ready_(std::move(ready)), options_(std::move(options)) {
+  view_.last_scrape = &last_scrape_;
+}
 
 Server::~Server() {
   stop();

@@ -53,6 +53,8 @@ class Server final : private net::Protocol {
   void stop();
 
   std::size_t sessions() const;
+  // What the last complete scrape cost: metrics::View::last_scrape points here.
+  const metrics::ScrapeCost& last_scrape() const { return last_scrape_; }
 
  private:
   class Conversation;
@@ -70,6 +72,7 @@ class Server final : private net::Protocol {
     net::ListeningSocket socket;
   };
   std::vector<CreatedFile> files_;
+  metrics::ScrapeCost last_scrape_;
 };
 
 }  // namespace fetchd::web
