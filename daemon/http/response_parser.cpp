@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "common/quote.h"
+
 namespace fetchd::http {
 
 namespace {
@@ -79,30 +81,6 @@ std::string_view trim_ows(std::string_view text) {
   while (!text.empty() && is_ows(text.back()))
     text.remove_suffix(1);
   return text;
-}
-
-// For error details: peer bytes escaped and cut short, so a detail is always printable and small.
-std::string quote(std::string_view text) {
-  constexpr std::size_t kMaxQuoted = 64;
-  constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : text.substr(0, kMaxQuoted)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    }
-  }
-  out += '"';
-  if (text.size() > kMaxQuoted)
-    out += "...";
-  return out;
 }
 
 // Calls fn(element) for each element of a comma-separated list, OWS trimmed, empty ones included.
@@ -192,7 +170,8 @@ ResponseParser::Status ResponseParser::feed(std::string_view bytes) {
         } else if (c == '\n' && state_ == State::chunk_data_lf) {
           state_ = State::chunk_size_line;
         } else {
-          fail(ParseError::bad_chunk, "expected CRLF after chunk data, got " + quote({&c, 1}));
+          fail(ParseError::bad_chunk,
+               "expected CRLF after chunk data, got " + quote_bytes({&c, 1}));
         }
         break;
       }
@@ -287,23 +266,25 @@ void ResponseParser::on_status_line(std::string_view line) {
                            is_digit(line[9]) && is_digit(line[10]) && is_digit(line[11]) &&
                            (line.size() == 12 || line[12] == ' ');
   if (!well_formed) {
-    fail(ParseError::bad_status_line, "malformed status line " + quote(line));
+    fail(ParseError::bad_status_line, "malformed status line " + quote_bytes(line));
     return;
   }
   if (line[5] != '1') {
-    fail(ParseError::bad_status_line, "unsupported HTTP version in status line " + quote(line));
+    fail(ParseError::bad_status_line,
+         "unsupported HTTP version in status line " + quote_bytes(line));
     return;
   }
   const int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
   // 600-999 are invalid but in use (RFC 9110 15): kept as they are, which no expectation of a
   // success matches; below 100 nothing can be framed.
   if (status < 100) {
-    fail(ParseError::bad_status_line, "status code out of range in status line " + quote(line));
+    fail(ParseError::bad_status_line,
+         "status code out of range in status line " + quote_bytes(line));
     return;
   }
   const auto reason = line.size() > 13 ? line.substr(13) : std::string_view{};
   if (!all_of_class(reason, kText)) {
-    fail(ParseError::bad_status_line, "control character in status line " + quote(line));
+    fail(ParseError::bad_status_line, "control character in status line " + quote_bytes(line));
     return;
   }
   response_.version_major = line[5] - '0';
@@ -321,21 +302,21 @@ void ResponseParser::add_field(std::string_view line, Headers& fields) {
   }
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) {
-    fail(ParseError::bad_header, "field line without a colon " + quote(line));
+    fail(ParseError::bad_header, "field line without a colon " + quote_bytes(line));
     return;
   }
   const auto name = line.substr(0, colon);
   if (!name.empty() && is_ows(name.back())) {
-    fail(ParseError::bad_header, "whitespace before the colon in field line " + quote(line));
+    fail(ParseError::bad_header, "whitespace before the colon in field line " + quote_bytes(line));
     return;
   }
   if (name.empty() || !all_of_class(name, kToken)) {
-    fail(ParseError::bad_header, "invalid field name in field line " + quote(line));
+    fail(ParseError::bad_header, "invalid field name in field line " + quote_bytes(line));
     return;
   }
   const auto value = trim_ows(line.substr(colon + 1));
   if (!all_of_class(value, kText)) {
-    fail(ParseError::bad_header, "control character in field value " + quote(line));
+    fail(ParseError::bad_header, "control character in field value " + quote_bytes(line));
     return;
   }
   fields.push_back({std::string(name), std::string(value)});
@@ -347,12 +328,12 @@ void ResponseParser::add_field(std::string_view line, Headers& fields) {
 void ResponseParser::unfold(std::string_view line, Headers& fields) {
   if (fields.empty()) {
     fail(ParseError::fold_without_field,
-         "field line starts with whitespace before any field " + quote(line));
+         "field line starts with whitespace before any field " + quote_bytes(line));
     return;
   }
   const auto continuation = trim_ows(line);
   if (!all_of_class(continuation, kText)) {
-    fail(ParseError::bad_header, "control character in field value " + quote(line));
+    fail(ParseError::bad_header, "control character in field value " + quote_bytes(line));
     return;
   }
   if (continuation.empty())
@@ -400,7 +381,7 @@ bool ResponseParser::frame_by_transfer_encoding() {
         return true;  // RFC 9110 5.6.1.2: empty list elements are ignored
       const auto coding = trim_ows(element.substr(0, element.find(';')));
       if (coding.empty() || !all_of_class(coding, kToken)) {
-        fail(ParseError::bad_transfer_encoding, "invalid transfer coding " + quote(element));
+        fail(ParseError::bad_transfer_encoding, "invalid transfer coding " + quote_bytes(element));
         return false;
       }
       const bool chunked = iequals(coding, "chunked");
@@ -441,13 +422,14 @@ void ResponseParser::frame_by_content_length() {
       std::uint64_t value = 0;
       if (element.empty() || !std::all_of(element.begin(), element.end(), is_digit)) {
         fail(ParseError::bad_content_length,
-             "Content-Length is not a decimal number " + quote(header.value));
+             "Content-Length is not a decimal number " + quote_bytes(header.value));
         return false;
       }
       for (char c : element) {
         const auto digit = static_cast<std::uint64_t>(c - '0');
         if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-          fail(ParseError::bad_content_length, "Content-Length too large " + quote(header.value));
+          fail(ParseError::bad_content_length,
+               "Content-Length too large " + quote_bytes(header.value));
           return false;
         }
         value = value * 10 + digit;
@@ -498,7 +480,7 @@ void ResponseParser::on_chunk_size_line(std::string_view line) {
       break;
     }
     if (size > (std::numeric_limits<std::uint64_t>::max() >> 4)) {
-      fail(ParseError::bad_chunk, "chunk size too large " + quote(line));
+      fail(ParseError::bad_chunk, "chunk size too large " + quote_bytes(line));
       return;
     }
     size = (size << 4) | static_cast<std::uint64_t>(digit);
@@ -509,7 +491,7 @@ void ResponseParser::on_chunk_size_line(std::string_view line) {
     rest.remove_prefix(1);
   if (i == 0 || (rest.empty() && i != line.size()) || (!rest.empty() && rest.front() != ';') ||
       !all_of_class(rest, kText)) {
-    fail(ParseError::bad_chunk, "malformed chunk size line " + quote(line));
+    fail(ParseError::bad_chunk, "malformed chunk size line " + quote_bytes(line));
     return;
   }
   if (size == 0) {
@@ -550,7 +532,7 @@ ResponseParser::Status ResponseParser::finish() {
       // for a TLS alert received over plain HTTP.
       if (std::string_view(line_).substr(0, 5) !=
           std::string_view("HTTP/").substr(0, line_.size())) {
-        return fail(ParseError::bad_status_line, "malformed status line " + quote(line_));
+        return fail(ParseError::bad_status_line, "malformed status line " + quote_bytes(line_));
       }
       return fail(ParseError::unexpected_eof, "connection closed in the status line");
     case State::header_line:

@@ -5,13 +5,14 @@
 #include <limits>
 #include <string>
 
+#include "common/quote.h"
+
 namespace fetchd::web {
 
 namespace {
 
 constexpr std::size_t kMaxLeadingEmptyLines = 4;
 constexpr std::size_t kMaxFields = 100;
-constexpr std::size_t kMaxQuoted = 64;  // bytes of a peer's value in an error detail
 
 // Character classes, one table lookup per byte: tchar (RFC 9110 5.6.2); field-vchar, SP and HTAB
 // (5.5); what a request-target may hold here (visible ASCII); unreserved and sub-delims of RFC 3986
@@ -77,26 +78,6 @@ constexpr std::string_view kHex = "0123456789abcdef";
 
 // A peer's bytes for a detail: quoted, cut short, and every byte but printable ASCII escaped (DEL
 // and obs-text too), so that a detail is always one printable line.
-std::string clip(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text.substr(0, kMaxQuoted)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0xf];
-    }
-  }
-  out += '"';
-  if (text.size() > kMaxQuoted)
-    out += "...";
-  return out;
-}
 
 std::string byte_name(char c) {
   const auto byte = static_cast<unsigned char>(c);
@@ -291,7 +272,7 @@ HeadParser::Check HeadParser::request_line(std::string_view line, bool complete)
     ++i;
   if (i == line.size()) {
     if (complete)
-      return malformed("request line without a target: " + clip(line));
+      return malformed("request line without a target: " + quote_bytes(line));
     return std::nullopt;
   }
   if (line[i] != ' ')
@@ -308,8 +289,8 @@ HeadParser::Check HeadParser::request_line(std::string_view line, bool complete)
     if (!complete)
       return std::nullopt;
     if (j == target_start)
-      return malformed("request line without a target: " + clip(line));
-    return malformed("request line without an HTTP version (HTTP/0.9): " + clip(line));
+      return malformed("request line without a target: " + quote_bytes(line));
+    return malformed("request line without an HTTP version (HTTP/0.9): " + quote_bytes(line));
   }
   if (line[j] != ' ')
     return bad_byte(line[j], "the request target");
@@ -328,17 +309,17 @@ HeadParser::Check HeadParser::request_line(std::string_view line, bool complete)
       return bad_byte(c, "the request line after the HTTP version");
     const bool ok = kPattern[k] == 'D' ? is_digit(c) : c == kPattern[k];
     if (!ok)
-      return malformed("invalid HTTP version " + clip(version.substr(0, k + 1)));
+      return malformed("invalid HTTP version " + quote_bytes(version.substr(0, k + 1)));
     if (k == 5 && c != '1') {
       return RequestParseError{RequestError::version_not_supported,
-                               "unsupported HTTP version " + clip(version.substr(0, k + 1))};
+                               "unsupported HTTP version " + quote_bytes(version.substr(0, k + 1))};
     }
   }
   if (!complete)
     return std::nullopt;
   if (version.size() < kPattern.size()) {
     return malformed(version.empty() ? "request line without an HTTP version"
-                                     : "truncated HTTP version " + clip(version));
+                                     : "truncated HTTP version " + quote_bytes(version));
   }
   request_.method.assign(method);
   request_.target.assign(target);
@@ -363,15 +344,15 @@ HeadParser::Check HeadParser::target_form(std::string_view method, std::string_v
   if (colon == std::string_view::npos || !(iequals(scheme, "http") || iequals(scheme, "https")) ||
       target.substr(colon, 3) != "://") {
     return malformed("request target not in origin, absolute (http, https) or asterisk form: " +
-                     clip(target));
+                     quote_bytes(target));
   }
   const auto rest = target.substr(colon + 3);
   const auto authority_end = rest.find_first_of("/?");
   const auto authority = rest.substr(0, authority_end);
   if (authority.find('@') != std::string_view::npos)
-    return malformed("userinfo in the request target: " + clip(target));
+    return malformed("userinfo in the request target: " + quote_bytes(target));
   if (!valid_host(authority))
-    return malformed("invalid host in the request target: " + clip(target));
+    return malformed("invalid host in the request target: " + quote_bytes(target));
   std::string_view path;
   if (authority_end != std::string_view::npos) {
     path = rest.substr(authority_end);
@@ -392,19 +373,20 @@ HeadParser::Check HeadParser::field_line(std::string_view line, bool complete) {
     return malformed(request_.fields.empty()
                          ? "whitespace at the start of the first field line"
                          : "obs-fold: field line starting with whitespace after field " +
-                               clip(request_.fields.back().first));
+                               quote_bytes(request_.fields.back().first));
   }
   std::size_t i = 0;
   while (i < line.size() && is(line[i], kToken))
     ++i;
   if (i == line.size()) {
     if (complete)
-      return malformed("field line without a colon: " + clip(line));
+      return malformed("field line without a colon: " + quote_bytes(line));
     return std::nullopt;
   }
   if (line[i] != ':') {
     if (is_ows(line[i]))
-      return malformed("field name with whitespace before colon: " + clip(line.substr(0, i)));
+      return malformed("field name with whitespace before colon: " +
+                       quote_bytes(line.substr(0, i)));
     return bad_byte(line[i], "a field name");
   }
   if (i == 0)
@@ -412,7 +394,7 @@ HeadParser::Check HeadParser::field_line(std::string_view line, bool complete) {
   const auto name = line.substr(0, i);
   for (std::size_t j = i + 1; j < line.size(); ++j) {
     if (!is(line[j], kFieldText))
-      return bad_byte(line[j], "the value of field " + clip(name));
+      return bad_byte(line[j], "the value of field " + quote_bytes(name));
   }
   if (!complete)
     return std::nullopt;
@@ -433,12 +415,12 @@ HeadParser::Check HeadParser::on_field(const std::string& name, std::string_view
     if (++host_fields_ > 1)
       return malformed("more than one Host field");
     if (!value.empty() && !valid_host(value))
-      return malformed("invalid Host field value " + clip(value));
+      return malformed("invalid Host field value " + quote_bytes(value));
   } else if (name == "content-length") {
     return content_length(value);
   } else if (name == "transfer-encoding") {
     return RequestParseError{RequestError::body_not_supported,
-                             "Transfer-Encoding in a request: " + clip(value)};
+                             "Transfer-Encoding in a request: " + quote_bytes(value)};
   }
   return std::nullopt;
 }
@@ -449,18 +431,18 @@ HeadParser::Check HeadParser::content_length(std::string_view value) {
   Check error;
   for_each_element(value, [&](std::string_view element) {
     if (element.empty()) {
-      error = malformed("empty element in Content-Length " + clip(value));
+      error = malformed("empty element in Content-Length " + quote_bytes(value));
       return false;
     }
     std::size_t length = 0;
     for (const char c : element) {
       if (!is_digit(c)) {
-        error = malformed("Content-Length is not a decimal number: " + clip(value));
+        error = malformed("Content-Length is not a decimal number: " + quote_bytes(value));
         return false;
       }
       const auto digit = static_cast<std::size_t>(c - '0');
       if (length > (std::numeric_limits<std::size_t>::max() - digit) / 10) {
-        error = malformed("Content-Length too large: " + clip(value));
+        error = malformed("Content-Length too large: " + quote_bytes(value));
         return false;
       }
       length = length * 10 + digit;
