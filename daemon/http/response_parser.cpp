@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/http_text.h"
 #include "common/quote.h"
 
 namespace fetchd::http {
@@ -66,34 +67,6 @@ constexpr std::array<unsigned char, 256> kCharClass = [] {
 bool all_of_class(std::string_view text, unsigned char cls) {
   return std::all_of(text.begin(), text.end(),
                      [cls](char c) { return kCharClass[static_cast<unsigned char>(c)] & cls; });
-}
-
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && is_ows(text.front()))
-    text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back()))
-    text.remove_suffix(1);
-  return text;
-}
-
-// Calls fn(element) for each element of a comma-separated list, OWS trimmed, empty ones included.
-template <class Fn>
-bool for_each_element(std::string_view list, Fn&& fn) {
-  while (true) {
-    const auto comma = list.find(',');
-    if (!fn(trim_ows(list.substr(0, comma))))
-      return false;
-    if (comma == std::string_view::npos)
-      return true;
-    list.remove_prefix(comma + 1);
-  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "common/http_text.h"
 #include "common/quote.h"
 
 namespace fetchd::web {
@@ -43,12 +44,6 @@ constexpr std::array<unsigned char, 256> kCharClass = [] {
 bool is(char c, unsigned char cls) {
   return (kCharClass[static_cast<unsigned char>(c)] & cls) != 0;
 }
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
 bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -64,14 +59,6 @@ bool iequals(std::string_view a, std::string_view b) {
       return false;
   }
   return true;
-}
-
-std::string_view trim_ows(std::string_view text) {
-  while (!text.empty() && is_ows(text.front()))
-    text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back()))
-    text.remove_suffix(1);
-  return text;
 }
 
 constexpr std::string_view kHex = "0123456789abcdef";
@@ -144,20 +131,6 @@ bool valid_host(std::string_view value) {
       port = value.substr(colon + 1);
   }
   return std::all_of(port.begin(), port.end(), is_digit);
-}
-
-// Calls fn(element) for each element of a comma-separated list, OWS trimmed, empty ones included;
-// stops at the first that fn refuses.
-template <class Fn>
-bool for_each_element(std::string_view list, Fn&& fn) {
-  while (true) {
-    const auto comma = list.find(',');
-    if (!fn(trim_ows(list.substr(0, comma))))
-      return false;
-    if (comma == std::string_view::npos)
-      return true;
-    list.remove_prefix(comma + 1);
-  }
 }
 
 // One line of the head in the bytes looked at: its text without the terminator, whether the LF has
