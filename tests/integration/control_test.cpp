@@ -418,8 +418,10 @@ TEST_F(ControlTest, TwoHundredClientsTimesFiftyRequestsWhileAThousandTargetsAreF
                                kRequests, tally),
                    [](std::exception_ptr error) { EXPECT_FALSE(error); });
   }
+  // Correctness, not speed (the figure is printed): under ASan on two shared cores the 10,000
+  // requests took 48-60 s, so the deadline leaves room below ctest's 120 s.
   EXPECT_TRUE(test::run_until(
-      io_, [&] { return tally->clients_done + tally->wrong == kClients; }, 60s));
+      io_, [&] { return tally->clients_done + tally->wrong == kClients; }, 100s));
   const auto took = Clock::now() - started;
   EXPECT_EQ(tally->wrong, 0u) << tally->first_problem;
   EXPECT_EQ(tally->answered, std::size_t{kClients * kRequests});
