@@ -85,21 +85,34 @@ TEST(InFlightLimit, CancelledWaiterLeavesTheQueueWithoutAPermit) {
 
 using Lane = InFlightLimit::Lane;
 
+// Holders in either lane, each holding its permit until its timer is cancelled.
+struct Holders {
+  struct Seen {
+    std::vector<int> granted;  // ids in the order their permits came
+    std::vector<std::unique_ptr<asio::steady_timer>> holds;
+    int finished = 0;
+  };
+  Holders(asio::io_context& on, InFlightLimit& of) : io(on), limit(of) {}
+  void start(int id, Lane lane) {
+    seen.holds.push_back(
+        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
+    asio::co_spawn(io, holder(limit, id, seen.granted, *seen.holds.back(), lane),
+                   [this](std::exception_ptr) { ++seen.finished; });
+  }
+  asio::io_context& io;
+  InFlightLimit& limit;
+  Seen seen;
+};
+
 // The fairness regression (issue 10): 10,000 silent targets took all 256 permits and a target that
 // answers waited behind them for a minute. The slow lane now holds at most half.
 TEST(InFlightLimit, SlowLaneHoldsAtMostHalfAndPromptWaitersPassIt) {
   asio::io_context io;
   InFlightLimit limit(4);
   EXPECT_EQ(limit.slow_limit(), 2u);
-  std::vector<int> granted;
-  std::vector<std::unique_ptr<asio::steady_timer>> holds;
-  int finished = 0;
-  auto start = [&](int id, Lane lane) {
-    holds.push_back(
-        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
-    asio::co_spawn(io, holder(limit, id, granted, *holds.back(), lane),
-                   [&](std::exception_ptr) { ++finished; });
-  };
+  Holders holders(io, limit);
+  auto& [granted, holds, finished] = holders.seen;
+  const auto start = [&holders](int id, Lane lane) { holders.start(id, lane); };
   for (int i = 0; i < 6; ++i)
     start(i, Lane::slow);
   ASSERT_TRUE(test::run_until(io, [&] { return granted.size() == 2; }));
@@ -141,15 +154,9 @@ TEST(InFlightLimit, SlowLaneHoldsAtMostHalfAndPromptWaitersPassIt) {
 TEST(InFlightLimit, OldestWaiterFirstAcrossLanesWhenBothMayTakeThePermit) {
   asio::io_context io;
   InFlightLimit limit(2);  // slow lane: 1
-  std::vector<int> granted;
-  std::vector<std::unique_ptr<asio::steady_timer>> holds;
-  int finished = 0;
-  auto start = [&](int id, Lane lane) {
-    holds.push_back(
-        std::make_unique<asio::steady_timer>(io, asio::steady_timer::time_point::max()));
-    asio::co_spawn(io, holder(limit, id, granted, *holds.back(), lane),
-                   [&](std::exception_ptr) { ++finished; });
-  };
+  Holders holders(io, limit);
+  auto& [granted, holds, finished] = holders.seen;
+  const auto start = [&holders](int id, Lane lane) { holders.start(id, lane); };
   start(0, Lane::prompt);
   start(1, Lane::prompt);
   start(2, Lane::slow);
