@@ -429,8 +429,11 @@ TEST_F(ControlTest, TwoHundredClientsTimesFiftyRequestsWhileAThousandTargetsAreF
               kRequests, std::chrono::duration<double, std::milli>(took).count(),
               kClients * kRequests / std::chrono::duration<double>(took).count());
 
-  // The fetching went on meanwhile.
-  const auto after = probe.ok("status");
+  // The fetching went on meanwhile. A new connection: the load can outlast the 60 s idle timeout
+  // that closes the probe's.
+  Client after_load(io_, socket_path());
+  ASSERT_TRUE(after_load.connected());
+  const auto after = after_load.ok("status");
   EXPECT_GT(after["totals"]["fetches"].get<std::uint64_t>(), fetches_before);
   EXPECT_EQ(after["targets"]["up"], 1000) << after;
   std::printf("[ measured ] fetch rate during the run: %.0f/s\n",
