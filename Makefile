@@ -23,17 +23,20 @@ test-deps:
 
 # -g1: line tables only, enough for backtraces and sanitizer reports, and a good part of the
 # compile time of full debug information (make test builds three configurations on 2 cores).
+# UNITY: the sources compiled eight to a translation unit, so the headers (Asio, nlohmann, spdlog,
+# GoogleTest) are parsed an eighth as often: the release build takes about half the time.
+UNITY := -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8
 $(RELEASE)/build.ninja:
-	cmake -S . -B $(RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFETCHD_WERROR=ON \
+	cmake -S . -B $(RELEASE) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFETCHD_WERROR=ON $(UNITY) \
 	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 
 $(SANITIZE)/build.ninja:
 	cmake -S . -B $(SANITIZE) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFETCHD_WERROR=ON -DFETCHD_SANITIZE=ON \
-	  -DCMAKE_CXX_FLAGS_DEBUG=-g1
+	  $(UNITY) -DCMAKE_CXX_FLAGS_DEBUG=-g1
 
 $(TSAN)/build.ninja:
 	cmake -S . -B $(TSAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFETCHD_WERROR=ON -DFETCHD_TSAN=ON \
-	  -DCMAKE_CXX_FLAGS_DEBUG=-g1
+	  $(UNITY) -DCMAKE_CXX_FLAGS_DEBUG=-g1
 
 build: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE) -j$(JOBS) fetchd fetchctl

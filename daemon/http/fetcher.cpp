@@ -4,7 +4,6 @@
 #include <ctime>
 #include <optional>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
@@ -15,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/no_throw.h"
 #include "common/version.h"
 #include "http/response_parser.h"
 
@@ -28,7 +28,6 @@ using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
 // Expected failures come back as error codes, not exceptions.
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBufferBytes = std::size_t{16} * 1024;
 
 microseconds since(Clock::time_point start) {

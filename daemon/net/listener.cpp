@@ -9,17 +9,16 @@
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/no_throw.h"
 
 namespace fetchd::net {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 // After a failed accept (the descriptor table is full, say): wait before trying again, so the loop
 // does not spin on an error that persists.
@@ -41,7 +40,7 @@ auto log_end(std::string what) {
 // Parks a coroutine until wake() (a timer that never expires, cancelled to wake the waiter).
 asio::awaitable<void> park(asio::steady_timer& timer) {
   timer.expires_at(Clock::time_point::max());
-  co_await timer.async_wait(kUseTuple);
+  co_await timer.async_wait(kNoThrow);
 }
 
 }  // namespace
@@ -156,7 +155,7 @@ asio::awaitable<void> Session::read_requests(std::shared_ptr<Session> /*keep_ali
       if (!serve_input())
         break;
     }
-    auto [error, bytes] = co_await socket_.async_read_some(asio::buffer(chunk_), kUseTuple);
+    auto [error, bytes] = co_await socket_.async_read_some(asio::buffer(chunk_), kNoThrow);
     if (closed_)
       co_return;
     if (error) {
@@ -276,7 +275,7 @@ asio::awaitable<void> Session::write_replies(std::shared_ptr<Session> /*keep_ali
     written_ = 0;
     while (written_ < writing_.size()) {
       auto [error, bytes] = co_await socket_.async_write_some(
-          asio::buffer(writing_.data() + written_, writing_.size() - written_), kUseTuple);
+          asio::buffer(writing_.data() + written_, writing_.size() - written_), kNoThrow);
       if (closed_)
         co_return;
       if (error) {
@@ -297,7 +296,7 @@ asio::awaitable<void> Session::watch_idle(std::shared_ptr<Session> /*keep_alive*
   const auto timeout = options_.idle_timeout;
   for (;;) {
     idle_timer_.expires_at(last_progress_ + timeout);
-    co_await idle_timer_.async_wait(kUseTuple);
+    co_await idle_timer_.async_wait(kNoThrow);
     if (closed_)
       co_return;
     const auto now = Clock::now();
@@ -364,14 +363,14 @@ void Listener::stop() {
 asio::awaitable<void> Listener::accept_connections() {
   asio::steady_timer backoff(loop_);
   for (;;) {
-    auto [error, socket] = co_await acceptor_.async_accept(kUseTuple);
+    auto [error, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (stopped_ || error == asio::error::operation_aborted)
       co_return;
     if (error) {
       spdlog::warn("{}: cannot accept a connection: {}; retrying in {} ms", options_.name,
                    error.message(), kAcceptBackoff.count());
       backoff.expires_after(kAcceptBackoff);
-      co_await backoff.async_wait(kUseTuple);
+      co_await backoff.async_wait(kNoThrow);
       if (stopped_)
         co_return;
       continue;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "config/errors_of.h"
 #include "support/temp_dir.h"
 
 namespace fetchd::config {
@@ -15,16 +16,6 @@ using std::chrono::milliseconds;
 
 Checked<Config> load_text(const std::string& text) {
   return load_documents({{"fetchd.json", text}});
-}
-
-// "pointer: message" of each error, one per line.
-std::string errors_of(const std::string& text) {
-  auto loaded = load_text(text);
-  std::string out;
-  for (const auto& error : loaded.errors) {
-    out += (out.empty() ? "" : "\n") + error.pointer + ": " + error.message;
-  }
-  return out;
 }
 
 std::string target_doc(const std::string& members) {

@@ -3,19 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "config/errors_of.h"
 #include "config/loader.h"
 #include "config/shard.h"
 
 namespace fetchd::config {
 namespace {
-
-std::string errors_of(const std::string& text) {
-  auto loaded = load_documents({{"fetchd.json", text}});
-  std::string out;
-  for (const auto& error : loaded.errors)
-    out += (out.empty() ? "" : "\n") + error.pointer + ": " + error.message;
-  return out;
-}
 
 TEST(MetricsSettings, AreReadWithTheirDefaults) {
   auto defaults = load_documents({{"fetchd.json", "{}"}});

@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 constexpr const char* kNginx = "/usr/sbin/nginx";
 constexpr auto kStartTimeout = 10s;
 constexpr auto kStopTimeout = 5s;
-constexpr auto kPollInterval = 10ms;
+constexpr auto kNginxPollInterval = 10ms;
 constexpr int kStartAttempts = 3;
 
 [[noreturn]] void throw_errno(const std::string& what) {
@@ -257,7 +257,7 @@ bool NginxServer::start_once() {
   // ports accept connections; failed if it exits first.
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (wait_for_exit(master_fd_, kPollInterval)) {
+    if (wait_for_exit(master_fd_, kNginxPollInterval)) {
       return false;
     }
     if (read_file(prefix / "nginx.pid").value_or("") == std::to_string(master_) + "\n" &&

@@ -17,11 +17,12 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "common/no_throw.h"
+
 namespace fetchd::test {
 namespace {
 
 using tcp = asio::ip::tcp;
-constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxRequestHead = 64 * 1024;
 
 // One accepted connection. The coroutine that serves it owns it; the server's registry points at it
@@ -78,8 +79,8 @@ asio::awaitable<bool> perform(State& state, Connection& connection, const step::
   auto buffer = asio::dynamic_buffer(connection.unread, kMaxRequestHead);
   auto [error, head_size] =
       connection.tls
-          ? co_await asio::async_read_until(*connection.tls, buffer, "\r\n\r\n", use_nothrow)
-          : co_await asio::async_read_until(connection.socket, buffer, "\r\n\r\n", use_nothrow);
+          ? co_await asio::async_read_until(*connection.tls, buffer, "\r\n\r\n", kNoThrow)
+          : co_await asio::async_read_until(connection.socket, buffer, "\r\n\r\n", kNoThrow);
   if (error) {
     co_return false;
   }
@@ -91,15 +92,15 @@ asio::awaitable<bool> perform(State& state, Connection& connection, const step::
 
 asio::awaitable<bool> write(Connection& connection, asio::const_buffer bytes) {
   auto [error, written] = connection.tls
-                              ? co_await asio::async_write(*connection.tls, bytes, use_nothrow)
-                              : co_await asio::async_write(connection.socket, bytes, use_nothrow);
+                              ? co_await asio::async_write(*connection.tls, bytes, kNoThrow)
+                              : co_await asio::async_write(connection.socket, bytes, kNoThrow);
   co_return !error;
 }
 
 asio::awaitable<bool> wait(State& state, Connection& connection,
                            std::chrono::steady_clock::duration duration) {
   connection.timer.expires_after(duration);
-  auto [error] = co_await connection.timer.async_wait(use_nothrow);
+  auto [error] = co_await connection.timer.async_wait(kNoThrow);
   co_return !error && !state.stopped();
 }
 
@@ -127,7 +128,7 @@ asio::awaitable<void> discard_until_closed(Connection& connection) {
   std::array<char, 4096> scratch;
   for (;;) {
     auto [error, size] =
-        co_await connection.socket.async_read_some(asio::buffer(scratch), use_nothrow);
+        co_await connection.socket.async_read_some(asio::buffer(scratch), kNoThrow);
     if (error) {
       co_return;
     }
@@ -137,7 +138,7 @@ asio::awaitable<void> discard_until_closed(Connection& connection) {
 asio::awaitable<bool> perform(State&, Connection& connection, const step::Close&) {
   if (connection.tls) {
     // Sends close_notify, then waits for the client's close_notify or its EOF.
-    co_await connection.tls->async_shutdown(use_nothrow);
+    co_await connection.tls->async_shutdown(kNoThrow);
   }
   std::error_code ignored;  // the client may be gone already; either way the FIN is ours to send
   connection.socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -181,7 +182,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<State> state,
   if (state->tls != nullptr) {
     connection->tls.emplace(connection->socket, *state->tls);
     auto [error] =
-        co_await connection->tls->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        co_await connection->tls->async_handshake(asio::ssl::stream_base::server, kNoThrow);
     if (error) {
       co_return;
     }
@@ -203,7 +204,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<State> state,
 
 asio::awaitable<void> accept_connections(std::shared_ptr<State> state) {
   for (std::size_t index = 0;; ++index) {
-    auto [error, socket] = co_await state->acceptor.async_accept(use_nothrow);
+    auto [error, socket] = co_await state->acceptor.async_accept(kNoThrow);
     if (state->stopped()) {
       co_return;
     }

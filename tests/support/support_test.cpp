@@ -18,6 +18,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "common/no_throw.h"
 #include "support/nginx.h"
 #include "support/run_until.h"
 #include "support/scripted_server.h"
@@ -28,7 +29,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using tcp = asio::ip::tcp;
-constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view kRequest = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 constexpr std::string_view kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
@@ -42,14 +42,13 @@ struct Reply {
 template <class Stream>
 asio::awaitable<Reply> exchange(Stream& stream, std::string request) {
   Reply reply;
-  auto [write_error, written] =
-      co_await asio::async_write(stream, asio::buffer(request), use_nothrow);
+  auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(request), kNoThrow);
   if (write_error) {
     reply.error = write_error;
     co_return reply;
   }
   auto [read_error, read] =
-      co_await asio::async_read(stream, asio::dynamic_buffer(reply.bytes), use_nothrow);
+      co_await asio::async_read(stream, asio::dynamic_buffer(reply.bytes), kNoThrow);
   if (read_error != asio::error::eof) {
     reply.error = read_error;
   }
@@ -58,7 +57,7 @@ asio::awaitable<Reply> exchange(Stream& stream, std::string request) {
 
 asio::awaitable<Reply> plain_exchange(tcp::endpoint server, std::string request) {
   tcp::socket socket(co_await asio::this_coro::executor);
-  auto [error] = co_await socket.async_connect(server, use_nothrow);
+  auto [error] = co_await socket.async_connect(server, kNoThrow);
   if (error) {
     co_return Reply{error, {}};
   }
@@ -73,12 +72,12 @@ asio::awaitable<Reply> tls_exchange(tcp::endpoint server, std::string host, std:
   asio::ssl::stream<tcp::socket> stream(co_await asio::this_coro::executor, context);
   stream.set_verify_callback(asio::ssl::host_name_verification(host));
   SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
-  auto [connect_error] = co_await stream.next_layer().async_connect(server, use_nothrow);
+  auto [connect_error] = co_await stream.next_layer().async_connect(server, kNoThrow);
   if (connect_error) {
     co_return Reply{connect_error, {}};
   }
   auto [handshake_error] =
-      co_await stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+      co_await stream.async_handshake(asio::ssl::stream_base::client, kNoThrow);
   if (handshake_error) {
     co_return Reply{handshake_error, {}};
   }
