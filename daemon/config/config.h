@@ -19,6 +19,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/sha256.h"
 #include "control/protocol_limits.h"
 #include "http/fetch_result.h"
 #include "http/target.h"
@@ -113,6 +114,15 @@ struct Shard {
   bool operator==(const Shard&) const = default;
 };
 
+// Credentials of the metrics listener, read from settings.web_auth_file (web_auth.h). Kept as
+// SHA-256 digests so that every comparison is of 32 bytes in constant time, whatever the lengths.
+struct WebAuth {
+  std::vector<Sha256Digest> basic{};   // of "user:password"
+  std::vector<Sha256Digest> bearer{};  // of each token
+  bool enabled() const { return !basic.empty() || !bearer.empty(); }
+  bool operator==(const WebAuth&) const = default;
+};
+
 inline constexpr std::array<double, 11> kDefaultMetricsBuckets = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 std::string_view to_string(LogLevel level);
@@ -135,6 +145,10 @@ struct Settings {
   // each; empty: none.
   std::vector<std::string> web_listen{};
   std::size_t web_max_clients = 64;  // metrics connections at once
+  // A JSON file of credentials the metrics listener asks for (web_auth.h); empty: none. The file
+  // is read at every load, so a reload picks up its changes.
+  std::string web_auth_file{};
+  WebAuth web_auth{};
   // Added to every metrics series; a target's own label of the same name wins for its series.
   std::map<std::string, std::string> instance_labels{};
   // Upper bounds (seconds, ascending) of the fetchd_target_duration_seconds histogram; empty: no

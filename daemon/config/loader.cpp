@@ -11,6 +11,7 @@
 #include "config/documents.h"
 #include "config/settings.h"
 #include "config/targets.h"
+#include "config/web_auth.h"
 
 namespace fetchd::config {
 
@@ -120,6 +121,7 @@ Checked<Config> load_documents(const std::vector<Document>& documents) {
   // Syntax, duplicate keys, and the top-level shape of every document first.
   const auto parsed = parse_documents(documents, out.errors);
   read_settings_and_defaults(parsed, out.errors, config);
+  read_web_auth(config.settings, out.errors);
   read_targets(parsed, out.errors, config);
   check_unique_names(config.targets, out.errors);
   place_errors(parsed, out.errors);

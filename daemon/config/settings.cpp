@@ -295,7 +295,13 @@ void read_shard(Checker& check, const json& member, const std::string& at, Setti
                     static_cast<std::uint64_t>(*shard.count)};
 }
 
-constexpr std::array<KeyRule<Settings>, 17> kSettingsKeys = {{
+void read_web_auth_file(Checker& check, const json& member, const std::string& at,
+                        Settings& settings) {
+  if (const auto* path = check.string(member, at, true))
+    settings.web_auth_file = *path;
+}
+
+constexpr std::array<KeyRule<Settings>, 18> kSettingsKeys = {{
     {"control_socket", read_control_socket, "path of the control socket"},
     {"socket_mode", read_socket_mode, "permission bits of the control socket, as an octal string"},
     {"socket_group", read_group<&Settings::socket_group>, "group of the control socket"},
@@ -311,6 +317,7 @@ constexpr std::array<KeyRule<Settings>, 17> kSettingsKeys = {{
     {"web_listen", read_web_listen, "addresses of the metrics listener"},
     {"web_max_clients", read_count<&Settings::web_max_clients, 10'000>,
      "metrics connections at once"},
+    {"web_auth_file", read_web_auth_file, "JSON file of the credentials /metrics asks for"},
     {"instance_labels", read_instance_labels, "labels added to every metrics series"},
     {"metrics_buckets", read_metrics_buckets, "bounds of the fetch duration histogram, seconds"},
     {"shard", read_shard, R"(this instance's share of the targets: {"index", "count"})"},

@@ -78,7 +78,7 @@ struct RequestParseError {
 };
 
 int status_of(RequestError error);  // 400, 431, 501, 505
-// Reason phrase for the statuses the web server sends (200, 400, 404, 405, 408, 413, 431, 501,
+// Reason phrase for the statuses the web server sends (200, 400, 401, 404, 405, 408, 413, 431, 501,
 // 503, 505); empty for any other (a status line may have an empty reason).
 std::string_view reason_of(int status);
 

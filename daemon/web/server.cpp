@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/version.h"
+#include "web/auth.h"
 #include "web/gzip.h"
 #include "web/request_parser.h"
 
@@ -228,6 +229,16 @@ class Server::Conversation final : public net::Conversation {
       return;
     }
     const auto& path = request.path;
+    // Health and readiness say nothing but OK, so probes need no credentials.
+    const bool open_path = path == "/-/healthy" || path == "/-/ready";
+    const auto& auth = server_.view_.settings().web_auth;
+    if (auth.enabled() && !open_path && !authorized(auth, request.field("authorization"))) {
+      spdlog::debug("web: 401 to {}: {} {} without accepted credentials", peer_, request.method,
+                    path);
+      exchange.reserve()(response({.status = 401, .extra = challenges(auth), .close = close},
+                                  "401 Unauthorized\n", !head_only));
+      return;
+    }
     if (path == "/metrics") {
       scrape(request, exchange, head_only, close);
     } else if (path == "/-/healthy") {

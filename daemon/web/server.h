@@ -6,7 +6,8 @@
 // the configuration is loaded) and / (an index); 404 for other paths, 405 for other methods, 400
 // for a malformed request, 431 for a head over 8 KiB, 408 when a head takes over 10 s, 413 for a
 // request body over 64 KiB. Keep-alive and pipelining (answered in order); at most `max_clients`
-// connections per address (the next gets a 503).
+// connections per address (the next gets a 503). With credentials in settings.web_auth_file, every
+// path but /-/healthy and /-/ready answers 401 to a request without accepted ones (web/auth.h).
 
 #include <chrono>
 #include <cstddef>

@@ -9,11 +9,14 @@ Starts a tiny HTTP server, fetchd with `web_listen` on an ephemeral loopback por
     and lints each with `promtool check metrics`; every series carries settings.instance_labels;
   - runs Prometheus against it and waits for up, probe_success{name="web"} and
     fetchd_target_up{name="down"} through its HTTP API;
-  - removes "gone" with fetchctl and waits for Prometheus to mark its series stale.
+  - removes "gone" with fetchctl and waits for Prometheus to mark its series stale;
+and all that behind settings.web_auth_file: Prometheus scrapes with basic auth from a password
+file, requests without the right credentials get 401, and a reload withdraws a password.
 Python standard library only. Exit status: 0 pass, 1 fail, 77 skip (no prometheus or promtool).
 Every wait is a poll with a deadline.
 """
 
+import base64
 import gzip
 import json
 import os
@@ -181,7 +184,7 @@ def promtool_check(path):
 
 # --- Prometheus ----------------------------------------------------------------------------------
 
-def write_prometheus_config(path, target):
+def write_prometheus_config(path, target, password_file):
     with open(path, "w") as f:
         f.write("global:\n"
                 "  scrape_interval: 1s\n"
@@ -189,14 +192,21 @@ def write_prometheus_config(path, target):
                 "  evaluation_interval: 1s\n"
                 "scrape_configs:\n"
                 "  - job_name: fetchd\n"
+                "    basic_auth:\n"
+                "      username: prometheus\n"
+                "      password_file: %s\n"
                 "    static_configs:\n"
-                "      - targets: [\"%s\"]\n" % target)
+                "      - targets: [\"%s\"]\n" % (password_file, target))
 
 
 def start_prometheus(tmp, target):
-    """Prometheus on an ephemeral loopback port scraping `target`; returns (Process, base URL)."""
+    """Prometheus on an ephemeral loopback port scraping `target` with the basic-auth credentials;
+    returns (Process, base URL)."""
     config = os.path.join(tmp, "prometheus.yml")
-    write_prometheus_config(config, target)
+    password_file = os.path.join(tmp, "prometheus-password")
+    with open(password_file, "w") as f:
+        f.write(PASSWORD)
+    write_prometheus_config(config, target, password_file)
     check = subprocess.run(["promtool", "check", "config", config], capture_output=True,
                            timeout=60)
     if check.returncode != 0:
@@ -245,6 +255,60 @@ def scrape_target_health(base):
             for t in json.loads(body)["data"]["activeTargets"]]
 
 
+# --- credentials (settings.web_auth_file) --------------------------------------------------------
+
+PASSWORD = "s3cret: with spaces"
+TOKEN = "fetchd-test.token_1"
+BASIC = {"Authorization": "Basic " + base64.b64encode(("prometheus:" + PASSWORD).encode()).decode()}
+BEARER = {"Authorization": "Bearer " + TOKEN}
+
+
+def write_auth_file(path, credentials):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(credentials, f)
+
+
+def check_credentials(base, alive):
+    """/metrics and / answer 401 with a challenge unless the credentials are right; the health and
+    readiness paths need none."""
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"prometheus:wrong").decode()}
+    for headers, expected in (({}, 401), (wrong, 401), ({"Authorization": "Bearer nope"}, 401),
+                              (BASIC, 200), (BEARER, 200)):
+        for path in ("/metrics", "/"):
+            status, answer, _ = http_get(base + path, headers)
+            shown = headers.get("Authorization", "no Authorization")
+            if status != expected:
+                raise Failure("GET %s with %s: HTTP %d, expected %d" % (path, shown, status,
+                                                                        expected))
+            if status == 401:
+                challenges = answer.get_all("WWW-Authenticate") or []
+                if not any(c.startswith("Basic realm=") for c in challenges) or \
+                        not any(c.startswith("Bearer realm=") for c in challenges):
+                    raise Failure("a 401 without both challenges: %s" % challenges)
+    for path in ("/-/healthy", "/-/ready"):
+        status, _, _ = http_get(base + path)
+        if status != 200:
+            raise Failure("GET %s without credentials: HTTP %d" % (path, status))
+    log("  ok: 401 with Basic and Bearer challenges without the right credentials, 200 with "
+        "either; health and readiness open")
+
+
+def check_reloaded_credentials(fetchctl, socket_path, auth_path, base, alive):
+    """A reload reads the auth file again: the withdrawn password stops working."""
+    write_auth_file(auth_path, {"bearer_tokens": [TOKEN]})
+    code, out, err = run_fetchctl(fetchctl, socket_path, "reload")
+    log("fetchctl reload: exit %d %s%s" % (code, out.strip(), err.strip()))
+    if code != 0:
+        raise Failure("fetchctl reload failed (exit %d): %s%s" % (code, out, err))
+    wait_for("the withdrawn password to get 401",
+             lambda: http_get(base + "/metrics", BASIC)[0] == 401, 10, alive=alive)
+    status = http_get(base + "/metrics", BEARER)[0]
+    if status != 200:
+        raise Failure("the token kept across the reload: HTTP %d" % status)
+    log("  ok: after the reload the password gets 401, the token 200")
+
+
 # --- the test ------------------------------------------------------------------------------------
 
 def run_fetchctl(fetchctl, socket_path, *args, timeout=15):
@@ -253,10 +317,10 @@ def run_fetchctl(fetchctl, socket_path, *args, timeout=15):
     return run.returncode, run.stdout.decode(errors="replace"), run.stderr.decode(errors="replace")
 
 
-def check_metrics_endpoint(tmp, metrics_url, alive):
+def check_metrics_endpoint(tmp, metrics_url, credentials, alive):
     # 1. Text format 0.0.4, asked for plainly; polled until "web" has a result.
     def web_up():
-        status, headers, body = http_get(metrics_url, {"Accept": "text/plain"})
+        status, headers, body = http_get(metrics_url, dict(credentials, Accept="text/plain"))
         if status != 200:
             raise Failure("GET /metrics: HTTP %d" % status)
         text = body.decode()
@@ -287,7 +351,7 @@ def check_metrics_endpoint(tmp, metrics_url, alive):
 
     # 2. OpenMetrics 1.0.0, with Prometheus' own Accept header.
     log("scraping /metrics with Accept: " + PROMETHEUS_ACCEPT)
-    status, headers, body = http_get(metrics_url, {"Accept": PROMETHEUS_ACCEPT})
+    status, headers, body = http_get(metrics_url, dict(credentials, Accept=PROMETHEUS_ACCEPT))
     if status != 200:
         raise Failure("GET /metrics (OpenMetrics): HTTP %d" % status)
     content_type = headers.get("Content-Type", "")
@@ -316,8 +380,8 @@ def check_metrics_endpoint(tmp, metrics_url, alive):
 
     # 3. gzip.
     log("scraping /metrics with Accept-Encoding: gzip")
-    status, headers, body = http_get(metrics_url, {"Accept": "text/plain",
-                                                   "Accept-Encoding": "gzip"})
+    status, headers, body = http_get(metrics_url, dict(credentials, **{
+        "Accept": "text/plain", "Accept-Encoding": "gzip"}))
     if status != 200 or headers.get("Content-Encoding", "") != "gzip":
         raise Failure("Accept-Encoding: gzip: HTTP %d, Content-Encoding %r"
                       % (status, headers.get("Content-Encoding")))
@@ -369,6 +433,10 @@ def main(argv):
                 {"name": "down", "url": "http://127.0.0.1:1/"},
             ],
         }
+        auth_path = os.path.join(tmp, "web-auth.json")
+        write_auth_file(auth_path, {"basic_auth": {"prometheus": PASSWORD},
+                                    "bearer_tokens": [TOKEN]})
+        config["settings"]["web_auth_file"] = auth_path
         config_path = os.path.join(tmp, "fetchd.json")
         with open(config_path, "w") as f:
             json.dump(config, f, indent=2)
@@ -390,7 +458,8 @@ def main(argv):
         if code != 0:
             raise Failure("fetchctl add gone failed (exit %d): %s%s" % (code, out, err))
 
-        check_metrics_endpoint(tmp, base + "/metrics", [daemon])
+        check_credentials(base, [daemon])
+        check_metrics_endpoint(tmp, base + "/metrics", BASIC, [daemon])
 
         prometheus, prom = start_prometheus(tmp, "127.0.0.1:%d" % web_port)
         processes.append(prometheus)
@@ -411,13 +480,14 @@ def main(argv):
         log("fetchctl remove gone: exit %d %s%s" % (code, out.strip(), err.strip()))
         if code != 0:
             raise Failure("fetchctl remove gone failed (exit %d): %s%s" % (code, out, err))
-        status, _, body = http_get(base + "/metrics", {"Accept": "text/plain"})
+        status, _, body = http_get(base + "/metrics", dict(BASIC, Accept="text/plain"))
         if find_samples(body.decode(), "probe_success", name="gone"):
             raise Failure('/metrics still has probe_success{name="gone"} after the remove')
         log('  ok: /metrics no longer has probe_success{name="gone"}')
         # Gone from the scrape, the series is marked stale and leaves instant queries.
         wait_for_query(prom, 'probe_success{name="gone"}', 30, alive, empty=True)
         wait_for_query(prom, 'up{job="fetchd"} == 1', 10, alive)
+        check_reloaded_credentials(fetchctl, socket_path, auth_path, base, alive)
         log("PASS")
         return 0
     except Failure as failure:
