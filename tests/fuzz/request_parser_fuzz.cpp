@@ -3,6 +3,9 @@
 // once the head is complete (head_bytes, within the input and the limit), every longer input gives
 // the same head, and what is accepted is clean.
 //
+// A parsed head's Authorization field goes to the listener's credential check too (web/auth.h):
+// never a crash, and only the one Basic and the one Bearer credential configured are accepted.
+//
 // Input: one byte of options (bit 7: a small head limit, 16 + 4 * bits 0-6; all of it seeds the
 // choice of prefixes), then the request bytes.
 
@@ -12,6 +15,9 @@
 #include <string_view>
 #include <variant>
 
+#include "common/http_text.h"
+#include "common/sha256.h"
+#include "web/auth.h"
 #include "web/request_parser.h"
 
 namespace {
@@ -72,6 +78,28 @@ void check_head(const ParsedHead& parsed, std::size_t input_size, std::size_t li
     __builtin_trap();
 }
 
+// base64("user:pass") and a token: what the dictionary offers the fuzzer to find.
+void check_authorization(const fetchd::web::Request& request) {
+  static const fetchd::config::WebAuth auth = [] {
+    fetchd::config::WebAuth credentials;
+    credentials.basic.push_back(fetchd::sha256("user:pass"));
+    credentials.bearer.push_back(fetchd::sha256("t0ken"));
+    return credentials;
+  }();
+  const auto field = request.field("authorization");
+  if (!fetchd::web::authorized(auth, field))
+    return;
+  const std::string_view value = *field;
+  const auto space = value.find(' ');
+  std::string scheme(value.substr(0, space));
+  for (auto& c : scheme)
+    c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  const auto credentials = fetchd::trim_ows(value.substr(space + 1));
+  if (!(scheme == "basic" && credentials == "dXNlcjpwYXNz") &&
+      !(scheme == "bearer" && credentials == "t0ken"))
+    __builtin_trap();
+}
+
 void check_error(const RequestParseError& error) {
   if (error.detail.empty())
     __builtin_trap();
@@ -112,6 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto whole = fetchd::web::parse_request_head(input, limit);
   if (const auto* head = std::get_if<ParsedHead>(&whole)) {
     check_head(*head, input.size(), limit);
+    check_authorization(head->request);
     // The head alone is the same head; one byte less needs more.
     check_prefix(input, head->head_bytes, limit, whole);
     if (!std::holds_alternative<std::monostate>(
