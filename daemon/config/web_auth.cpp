@@ -74,12 +74,14 @@ constexpr std::array<KeyRule<WebAuth>, 2> kWebAuthKeys = {{
     {"bearer_tokens", read_bearer_tokens, "tokens accepted as Authorization: Bearer"},
 }};
 
-// The secrets must be the daemon's (and its group's) alone: other users may neither read nor
-// change them.
-std::optional<std::string> mode_problem(const std::string& path) {
+// A regular file (a FIFO or a device would block or never end the read) whose secrets are the
+// daemon's (and its group's) alone: other users may neither read nor change them.
+std::optional<std::string> file_problem(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0)
     return std::nullopt;  // read_file says why
+  if (!S_ISREG(info.st_mode))
+    return "settings.web_auth_file is not a regular file";
   if ((info.st_mode & S_IRWXO) == 0)
     return std::nullopt;
   std::array<char, 8> mode{};
@@ -95,14 +97,14 @@ void read_web_auth(Settings& settings, std::vector<ConfigError>& errors) {
   const std::string& path = settings.web_auth_file;
   if (path.empty())
     return;
+  if (auto problem = file_problem(path)) {
+    errors.push_back({path, "", 0, 0, std::move(*problem)});
+    return;
+  }
   const auto text = read_file(path);
   if (!text) {
     errors.push_back(
         {path, "", 0, 0, "cannot read settings.web_auth_file: " + text.error().message});
-    return;
-  }
-  if (auto problem = mode_problem(path)) {
-    errors.push_back({path, "", 0, 0, std::move(*problem)});
     return;
   }
   const std::vector<Document> documents{{path, *text}};

@@ -82,6 +82,17 @@ TEST_F(WebAuthFile, AFileOtherUsersMayReadIsRefused) {
   EXPECT_EQ(errors_of(R"({"bearer_tokens": ["t"]})", 0640), "");
 }
 
+TEST_F(WebAuthFile, OnlyARegularFileIsRead) {
+  // A FIFO would block the read (the reload thread) until someone writes to it.
+  const auto fifo = dir_.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto loaded = load_documents(
+      {{"fetchd.json", R"({"settings": {"web_auth_file": ")" + fifo.string() + "\"}}"}});
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].to_string(),
+            fifo.string() + ": settings.web_auth_file is not a regular file");
+}
+
 TEST_F(WebAuthFile, AMissingFileIsAnError) {
   const auto loaded =
       load_documents({{"fetchd.json", R"({"settings": {"web_auth_file": ")" +
