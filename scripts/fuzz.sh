@@ -14,7 +14,8 @@ targets=${*:-response_parser url config control_codec request_parser}
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang-16 CXX=clang++-16 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-    -DFETCHD_WERROR=ON -DFETCHD_FUZZ=ON >"$BUILD.configure.log" 2>&1 ||
+    -DFETCHD_WERROR=ON -DFETCHD_FUZZ=ON -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 \
+    >"$BUILD.configure.log" 2>&1 ||
     { cat "$BUILD.configure.log"; exit 1; }
 fi
 # shellcheck disable=SC2046  # one word per target
