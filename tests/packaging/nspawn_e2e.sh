@@ -354,5 +354,8 @@ echo "$passed passed, $failed failed"
 if [ "$failed" -ne 0 ]; then
   echo "--- journal of fetchd.service (last 60 lines)"
   in_container journalctl -u fetchd.service -o short-monotonic --no-pager | tail -60
+  echo "--- journal of the sockets (last 40 lines)"
+  in_container journalctl -u fetchd-web.socket -u fetchd.socket -o short-monotonic --no-pager |
+    tail -40
 fi
 [ "$failed" -eq 0 ]
