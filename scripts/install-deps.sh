@@ -4,7 +4,7 @@
 set -eu
 
 packages="cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libsystemd-dev
-libssl-dev libc-ares-dev libgtest-dev openssl zlib1g-dev"
+libssl-dev libc-ares-dev libisal-dev libgtest-dev openssl zlib1g-dev"
 if [ "${1:-}" = "--test" ]; then
   # Tests start a real nginx on loopback, format-check the tree, lint the shell scripts and the C++
   # (clang-tidy-16: 14 rejects C++20 lambda captures of structured bindings), and lint the man

@@ -1,53 +1,55 @@
 #include "web/gzip.h"
 
 #include <array>
+#include <isa-l/igzip_lib.h>
 #include <stdexcept>
-#include <zlib.h>
 
 namespace fetchd::web {
 
-namespace {
-constexpr int kGzipWindow = 15 + 16;  // the largest window, with a gzip header and trailer
-constexpr int kMemoryLevel = 8;
-}  // namespace
-
 struct Gzip::Stream {
-  z_stream z{};
+  isal_zstream z{};
 };
 
-Gzip::Gzip() : stream_(std::make_unique<Stream>()) {
-  if (deflateInit2(&stream_->z, 1, Z_DEFLATED, kGzipWindow, kMemoryLevel, Z_DEFAULT_STRATEGY) !=
-      Z_OK)
-    throw std::runtime_error("zlib: deflateInit2 failed");
+Gzip::Gzip() : stream_(std::make_unique<Stream>()), level_buffer_(ISAL_DEF_LVL1_DEFAULT) {
+  auto& z = stream_->z;
+  isal_deflate_init(&z);
+  z.level = 1;
+  z.level_buf = level_buffer_.data();
+  z.level_buf_size = static_cast<std::uint32_t>(level_buffer_.size());
+  z.gzip_flag = IGZIP_GZIP;
+  z.flush = SYNC_FLUSH;
 }
 
-Gzip::~Gzip() {
-  deflateEnd(&stream_->z);
-}
+Gzip::~Gzip() = default;
 
 std::string Gzip::compress(std::string_view input) {
-  return run(input, Z_SYNC_FLUSH);
+  return run(input, false);
 }
 
 std::string Gzip::finish() {
-  return run({}, Z_FINISH);
+  return run({}, true);
 }
 
-std::string Gzip::run(std::string_view input, int flush) {
+std::string Gzip::run(std::string_view input, bool last) {
   auto& z = stream_->z;
-  // zlib's interface is not const-correct; it does not write to the input.
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));  // NOLINT
-  z.avail_in = static_cast<uInt>(input.size());
+  // igzip's interface is not const-correct; it does not write to the input.
+  z.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(input.data()));  // NOLINT
+  z.avail_in = static_cast<std::uint32_t>(input.size());
+  z.end_of_stream = last ? 1 : 0;
   std::string out;
   std::array<char, std::size_t{16} * 1024> buffer{};
+  // Done when igzip returns with room to spare in the output (so nothing of the flush is held
+  // back) and, last, has written the trailer.
+  const auto flushed = [&z, last] {
+    return z.avail_in == 0 && z.avail_out > 0 && (!last || z.internal_state.state == ZSTATE_END);
+  };
   do {
-    z.next_out = reinterpret_cast<Bytef*>(buffer.data());
-    z.avail_out = static_cast<uInt>(buffer.size());
-    const int status = deflate(&z, flush);
-    if (status == Z_STREAM_ERROR)
-      throw std::logic_error("zlib: deflate on a broken stream");
+    z.next_out = reinterpret_cast<std::uint8_t*>(buffer.data());
+    z.avail_out = static_cast<std::uint32_t>(buffer.size());
+    if (isal_deflate(&z) != COMP_OK)
+      throw std::logic_error("igzip: isal_deflate refused its stream");
     out.append(buffer.data(), buffer.size() - z.avail_out);
-  } while (z.avail_out == 0 || z.avail_in > 0);
+  } while (!flushed());
   return out;
 }
 
