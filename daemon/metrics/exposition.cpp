@@ -135,7 +135,7 @@ void Writer::begin(const Family& family) {
   }
 }
 
-void Writer::name_and_labels(const Family& family, std::string_view suffix, const Labels& labels,
+void Writer::name_and_labels(const Family& family, std::string_view suffix, std::string_view labels,
                              std::string_view extra_name, std::string_view extra_value) {
   out_ += family.name;
   out_ += suffix;
@@ -144,7 +144,7 @@ void Writer::name_and_labels(const Family& family, std::string_view suffix, cons
     return;
   }
   out_ += '{';
-  out_ += labels.text();
+  out_ += labels;
   if (!extra_name.empty()) {
     if (!labels.empty())
       out_ += ',';
@@ -156,14 +156,14 @@ void Writer::name_and_labels(const Family& family, std::string_view suffix, cons
   out_ += "} ";
 }
 
-void Writer::sample(const Family& family, std::string_view suffix, const Labels& labels,
+void Writer::sample(const Family& family, std::string_view suffix, std::string_view labels,
                     double value, std::string_view extra_name, std::string_view extra_value) {
   name_and_labels(family, suffix, labels, extra_name, extra_value);
   append_number(out_, value);
   out_ += '\n';
 }
 
-void Writer::sample(const Family& family, std::string_view suffix, const Labels& labels,
+void Writer::sample(const Family& family, std::string_view suffix, std::string_view labels,
                     std::uint64_t value, std::string_view extra_name,
                     std::string_view extra_value) {
   name_and_labels(family, suffix, labels, extra_name, extra_value);

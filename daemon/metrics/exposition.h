@@ -49,10 +49,10 @@ class Writer {
 
   void begin(const Family& family);
   // A sample of the family begun last: its name plus `suffix` ("_total", "_bucket", ...), the
-  // labels, then an extra label if `extra_name` is not empty.
-  void sample(const Family& family, std::string_view suffix, const Labels& labels, double value,
+  // labels (Labels::text(), escaped and joined), then an extra label if `extra_name` is not empty.
+  void sample(const Family& family, std::string_view suffix, std::string_view labels, double value,
               std::string_view extra_name = {}, std::string_view extra_value = {});
-  void sample(const Family& family, std::string_view suffix, const Labels& labels,
+  void sample(const Family& family, std::string_view suffix, std::string_view labels,
               std::uint64_t value, std::string_view extra_name = {},
               std::string_view extra_value = {});
   // OpenMetrics' "# EOF"; nothing for text.
@@ -61,7 +61,7 @@ class Writer {
   Format format() const { return format_; }
 
  private:
-  void name_and_labels(const Family& family, std::string_view suffix, const Labels& labels,
+  void name_and_labels(const Family& family, std::string_view suffix, std::string_view labels,
                        std::string_view extra_name, std::string_view extra_value);
 
   Format format_;

@@ -17,7 +17,6 @@ namespace fetchd::metrics {
 namespace {
 
 using registry::Entry;
-using results::FullResult;
 using results::Outcome;
 
 double seconds(std::chrono::microseconds micros) {
@@ -25,25 +24,6 @@ double seconds(std::chrono::microseconds micros) {
 }
 double unix_seconds(std::chrono::system_clock::time_point at) {
   return std::chrono::duration<double>(at.time_since_epoch()).count();
-}
-
-// --- the per-target families ----------------------------------------------------------------
-
-struct TargetFamily {
-  Family family;
-  // Writes the family's samples for one target (nothing when it has none, e.g. before its first
-  // result).
-  void (*write)(Writer& out, const Family& family, const Entry& entry, const Labels& labels);
-};
-
-const FullResult* latest(const Entry& entry) {
-  return entry.results.latest().get();
-}
-
-// The hop whose response decides: the last. Null before the first result.
-const http::Hop* last_hop(const Entry& entry) {
-  const auto* result = latest(entry);
-  return result == nullptr || result->result.hops.empty() ? nullptr : &result->result.last();
 }
 
 // blackbox_exporter's phases, summed over the hops as it does over redirects: resolve, connect,
@@ -81,128 +61,6 @@ std::string tls_version_label(std::string_view protocol) {
   return "TLS " + version;
 }
 
-void write_success(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* r = latest(e))
-    out.sample(f, "", labels, r->outcome == Outcome::ok ? 1.0 : 0.0);
-}
-void write_duration(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* r = latest(e))
-    out.sample(f, "", labels, seconds(r->result.total));
-}
-void write_status_code(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e))
-    out.sample(f, "", labels, static_cast<double>(hop->status));
-}
-void write_http_version(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e)) {
-    const double version = hop->status == 0 ? 0.0 : hop->version_major + hop->version_minor / 10.0;
-    out.sample(f, "", labels, version);
-  }
-}
-void write_content_length(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e)) {
-    // As Go's http.Response.ContentLength: -1 when the response does not say, 0 without one.
-    double length = hop->status == 0 ? 0 : -1;
-    if (const auto field = http::find_header(hop->headers, "content-length")) {
-      std::uint64_t value = 0;
-      const auto* end = field->data() + field->size();
-      if (std::from_chars(field->data(), end, value).ptr == end && !field->empty())
-        length = static_cast<double>(value);
-    }
-    out.sample(f, "", labels, length);
-  }
-}
-void write_body_length(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e))
-    out.sample(f, "", labels, static_cast<double>(hop->body_bytes));
-}
-void write_redirects(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  // Redirect responses seen, as blackbox_exporter counts them: a last 3xx not followed because
-  // the limit was reached counts too.
-  if (const auto* r = latest(e)) {
-    const auto seen = r->result.hops.size() - 1 + (r->result.redirect_limit_reached ? 1 : 0);
-    out.sample(f, "", labels, static_cast<double>(seen));
-  }
-}
-void write_ssl(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e))
-    out.sample(f, "", labels, hop->url.is_tls() && hop->tls ? 1.0 : 0.0);
-}
-void write_phases(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  const auto* r = latest(e);
-  if (r == nullptr)
-    return;
-  const auto phases = phases_of(r->result);
-  out.sample(f, "", labels, phases.resolve, "phase", "resolve");
-  out.sample(f, "", labels, phases.connect, "phase", "connect");
-  out.sample(f, "", labels, phases.tls, "phase", "tls");
-  out.sample(f, "", labels, phases.processing, "phase", "processing");
-  out.sample(f, "", labels, phases.transfer, "phase", "transfer");
-}
-void write_earliest_expiry(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
-    out.sample(f, "", labels, unix_seconds(hop->tls->chain_earliest_not_after));
-}
-void write_tls_version(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
-    out.sample(f, "", labels, 1.0, "version", tls_version_label(hop->tls->protocol));
-}
-void write_dns_time(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* r = latest(e)) {
-    const auto& first = r->result.hops.front();
-    out.sample(f, "", labels, seconds(first.timings.dns.value_or(std::chrono::microseconds(0))));
-  }
-}
-void write_ip_protocol(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  // 0 when no address was reached (resolution failed), as blackbox_exporter says.
-  if (const auto* hop = last_hop(e)) {
-    const auto& address = hop->remote_address;
-    out.sample(f, "", labels, address.empty() ? 0.0 : address.front() == '[' ? 6.0 : 4.0);
-  }
-}
-void write_failed_due_to_regex(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* r = latest(e)) {
-    const bool body =
-        r->outcome == Outcome::expectation && r->failed_expectation.starts_with("body does not");
-    out.sample(f, "", labels, body ? 1.0 : 0.0);
-  }
-}
-void write_up(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  const auto state = e.results.state();
-  if (state != results::State::unknown)
-    out.sample(f, "", labels, state == results::State::up ? 1.0 : 0.0);
-}
-void write_state_since(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  out.sample(f, "", labels, unix_seconds(e.results.summary().state_since));
-}
-void write_fetches(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  constexpr std::array kOutcomes = {Outcome::ok,        Outcome::dns, Outcome::connect,
-                                    Outcome::timeout,   Outcome::tls, Outcome::protocol,
-                                    Outcome::too_large, Outcome::io,  Outcome::expectation};
-  // Only the outcomes that happened, and ok always: 9 series per target would be most of a large
-  // scrape, and a failure class a target never had is usually every one but one or two.
-  const auto& totals = e.results.totals();
-  for (const auto outcome : kOutcomes) {
-    const auto count = totals.of(outcome);
-    if (count > 0 || outcome == Outcome::ok)
-      out.sample(f, "_total", labels, count, "outcome", results::to_string(outcome));
-  }
-}
-void write_state_changes(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  out.sample(f, "_total", labels, e.results.totals().state_changes);
-}
-void write_skipped(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  out.sample(f, "_total", labels, e.results.totals().skipped);
-}
-void write_last_fetch(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* r = latest(e))
-    out.sample(f, "", labels, unix_seconds(r->result.started));
-}
-void write_leaf_expiry(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  if (const auto* hop = last_hop(e); hop != nullptr && hop->tls)
-    out.sample(f, "", labels, unix_seconds(hop->tls->not_after));
-}
-
 // A bucket bound as a label value: OpenMetrics wants floats ("1.0"), the text format accepts both.
 std::string bound_label(double bound) {
   std::string text;
@@ -212,19 +70,308 @@ std::string bound_label(double bound) {
   return text;
 }
 
-void write_histogram(Writer& out, const Family& f, const Entry& e, const Labels& labels) {
-  const auto* histogram = e.results.durations();
-  if (histogram == nullptr)
-    return;
-  std::uint64_t cumulative = 0;
-  const auto& bounds = *histogram->bounds;
-  for (std::size_t i = 0; i < bounds.size(); ++i) {
-    cumulative += histogram->counts[i];
-    out.sample(f, "_bucket", labels, cumulative, "le", bound_label(bounds[i]));
+// As Go's http.Response.ContentLength: -1 when the response does not say, 0 without one.
+double content_length_of(const http::Hop& hop) {
+  double length = hop.status == 0 ? 0 : -1;
+  if (const auto field = http::find_header(hop.headers, "content-length")) {
+    std::uint64_t value = 0;
+    const auto* end = field->data() + field->size();
+    if (std::from_chars(field->data(), end, value).ptr == end && !field->empty())
+      length = static_cast<double>(value);
   }
-  out.sample(f, "_bucket", labels, histogram->count, "le", "+Inf");
-  out.sample(f, "_sum", labels, histogram->sum_seconds);
-  out.sample(f, "_count", labels, histogram->count);
+  return length;
+}
+
+// --- what one target's series say --------------------------------------------------------------
+
+// The families are written one after another over every target, as both formats require. Read
+// from the registry each time, that is 23 walks of a map of 100,000 entries, each entry pointing
+// at its configuration, its latest result and that result's hops: a cache miss at every step,
+// about 2 s of CPU per scrape. So a scrape first copies what the series need into one array of
+// rows (about 300 bytes a target), a slice per piece, and writes every family from it.
+struct Row {
+  std::size_t labels_at = 0;  // the escaped label text in Rows::labels
+  std::size_t labels_size = 0;
+  results::State state = results::State::unknown;
+  double state_since = 0;
+  results::Totals totals;
+  // The latest result.
+  bool has_result = false;
+  bool success = false;
+  bool failed_due_to_regex = false;
+  double duration = 0;
+  double dns = 0;  // of the first hop
+  double started = 0;
+  std::size_t redirects = 0;
+  Phases phases;
+  // Its last hop.
+  bool has_hop = false;
+  bool ssl = false;
+  std::uint8_t ip_protocol = 0;
+  std::uint16_t status = 0;
+  double http_version = 0;
+  double content_length = 0;
+  double body_length = 0;
+  // The last hop's TLS.
+  bool has_tls = false;
+  std::size_t tls_version = 0;  // index into Rows::tls_versions
+  double leaf_not_after = 0;
+  double earliest_not_after = 0;
+  // The duration histogram.
+  bool has_histogram = false;
+  std::size_t bound_set = 0;   // index into Rows::bound_sets
+  std::size_t buckets_at = 0;  // the per-bucket counts (not cumulative) in Rows::buckets
+  double histogram_sum = 0;
+  std::uint64_t histogram_count = 0;
+};
+
+// The upper bounds of a histogram and their `le` label values, made once per scrape.
+struct BoundSet {
+  std::shared_ptr<const std::vector<double>> bounds;
+  std::vector<std::string> labels;
+};
+
+}  // namespace
+
+struct Scrape::Rows {
+  std::vector<Row> rows;
+  std::string labels;
+  std::vector<std::uint64_t> buckets;
+  std::vector<std::string> tls_versions;
+  std::vector<BoundSet> bound_sets;
+
+  std::string_view labels_of(const Row& row) const {
+    return std::string_view(labels).substr(row.labels_at, row.labels_size);
+  }
+
+  void add(const Entry& entry, const std::map<std::string, std::string>& instance_labels,
+           Labels& scratch) {
+    Row& row = rows.emplace_back();
+    scratch.clear();
+    scratch.add("name", entry.name());
+    for (const auto& [name, value] : entry.config->labels)
+      scratch.add(name, value);
+    for (const auto& [name, value] : instance_labels) {
+      if (!entry.config->labels.contains(name))
+        scratch.add(name, value);
+    }
+    row.labels_at = labels.size();
+    row.labels_size = scratch.text().size();
+    labels += scratch.text();
+
+    const auto& results = entry.results;
+    row.state = results.state();
+    row.state_since = unix_seconds(results.state_since());
+    row.totals = results.totals();
+    if (const auto* histogram = results.durations()) {
+      row.has_histogram = true;
+      row.bound_set = bound_set_of(histogram->bounds);
+      row.buckets_at = buckets.size();
+      buckets.insert(buckets.end(), histogram->counts.begin(), histogram->counts.end());
+      row.histogram_sum = histogram->sum_seconds;
+      row.histogram_count = histogram->count;
+    }
+    const auto latest = results.latest();
+    if (!latest)
+      return;
+    const auto& result = latest->result;
+    row.has_result = true;
+    row.success = latest->outcome == Outcome::ok;
+    row.failed_due_to_regex = latest->outcome == Outcome::expectation &&
+                              latest->failed_expectation.starts_with("body does not");
+    row.duration = seconds(result.total);
+    row.started = unix_seconds(result.started);
+    row.phases = phases_of(result);
+    if (result.hops.empty())
+      return;
+    row.dns = seconds(result.hops.front().timings.dns.value_or(std::chrono::microseconds(0)));
+    // Redirect responses seen, as blackbox_exporter counts them: a last 3xx not followed because
+    // the limit was reached counts too.
+    row.redirects = result.hops.size() - 1 + (result.redirect_limit_reached ? 1 : 0);
+    const auto& hop = result.last();
+    row.has_hop = true;
+    row.status = hop.status;
+    row.http_version = hop.status == 0 ? 0.0 : hop.version_major + hop.version_minor / 10.0;
+    row.content_length = content_length_of(hop);
+    row.body_length = static_cast<double>(hop.body_bytes);
+    row.ssl = hop.url.is_tls() && hop.tls;
+    // 0 when no address was reached (resolution failed), as blackbox_exporter says.
+    const auto& address = hop.remote_address;
+    row.ip_protocol = address.empty() ? 0 : address.front() == '[' ? 6 : 4;
+    if (hop.tls) {
+      row.has_tls = true;
+      row.tls_version = tls_version_of(hop.tls->protocol);
+      row.leaf_not_after = unix_seconds(hop.tls->not_after);
+      row.earliest_not_after = unix_seconds(hop.tls->chain_earliest_not_after);
+    }
+  }
+
+ private:
+  std::size_t tls_version_of(std::string_view protocol) {
+    auto label = tls_version_label(protocol);
+    for (std::size_t i = 0; i < tls_versions.size(); ++i) {
+      if (tls_versions[i] == label)
+        return i;
+    }
+    tls_versions.push_back(std::move(label));
+    return tls_versions.size() - 1;
+  }
+  // A reload may change the buckets between two slices: the rows after it have new bounds.
+  std::size_t bound_set_of(const std::shared_ptr<const std::vector<double>>& bounds) {
+    for (std::size_t i = 0; i < bound_sets.size(); ++i) {
+      if (bound_sets[i].bounds == bounds)
+        return i;
+    }
+    BoundSet set{bounds, {}};
+    for (const double bound : *bounds)
+      set.labels.push_back(bound_label(bound));
+    bound_sets.push_back(std::move(set));
+    return bound_sets.size() - 1;
+  }
+};
+
+namespace {
+
+// --- the per-target families -------------------------------------------------------------------
+
+using Rows = Scrape::Rows;
+
+struct TargetFamily {
+  Family family;
+  // Writes the family's samples for one row (nothing when it has none, e.g. before its first
+  // result).
+  void (*write)(Writer& out, const Family& family, const Row& row, std::string_view labels,
+                const Rows& rows);
+};
+
+void write_success(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                   const Rows& /*rows*/) {
+  if (r.has_result)
+    out.sample(f, "", labels, r.success ? 1.0 : 0.0);
+}
+void write_duration(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                    const Rows& /*rows*/) {
+  if (r.has_result)
+    out.sample(f, "", labels, r.duration);
+}
+void write_status_code(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, std::uint64_t{r.status});
+}
+void write_http_version(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                        const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, r.http_version);
+}
+void write_content_length(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                          const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, r.content_length);
+}
+void write_body_length(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, r.body_length);
+}
+void write_redirects(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                     const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, std::uint64_t{r.redirects});
+}
+void write_ssl(Writer& out, const Family& f, const Row& r, std::string_view labels,
+               const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, r.ssl ? 1.0 : 0.0);
+}
+void write_phases(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                  const Rows& /*rows*/) {
+  if (!r.has_result)
+    return;
+  out.sample(f, "", labels, r.phases.resolve, "phase", "resolve");
+  out.sample(f, "", labels, r.phases.connect, "phase", "connect");
+  out.sample(f, "", labels, r.phases.tls, "phase", "tls");
+  out.sample(f, "", labels, r.phases.processing, "phase", "processing");
+  out.sample(f, "", labels, r.phases.transfer, "phase", "transfer");
+}
+void write_earliest_expiry(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                           const Rows& /*rows*/) {
+  if (r.has_tls)
+    out.sample(f, "", labels, r.earliest_not_after);
+}
+void write_tls_version(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& rows) {
+  if (r.has_tls)
+    out.sample(f, "", labels, 1.0, "version", rows.tls_versions[r.tls_version]);
+}
+void write_dns_time(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                    const Rows& /*rows*/) {
+  if (r.has_result)
+    out.sample(f, "", labels, r.dns);
+}
+void write_ip_protocol(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& /*rows*/) {
+  if (r.has_hop)
+    out.sample(f, "", labels, std::uint64_t{r.ip_protocol});
+}
+void write_failed_due_to_regex(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                               const Rows& /*rows*/) {
+  if (r.has_result)
+    out.sample(f, "", labels, r.failed_due_to_regex ? 1.0 : 0.0);
+}
+void write_up(Writer& out, const Family& f, const Row& r, std::string_view labels,
+              const Rows& /*rows*/) {
+  if (r.state != results::State::unknown)
+    out.sample(f, "", labels, r.state == results::State::up ? 1.0 : 0.0);
+}
+void write_state_since(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& /*rows*/) {
+  out.sample(f, "", labels, r.state_since);
+}
+void write_fetches(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                   const Rows& /*rows*/) {
+  constexpr std::array kOutcomes = {Outcome::ok,        Outcome::dns, Outcome::connect,
+                                    Outcome::timeout,   Outcome::tls, Outcome::protocol,
+                                    Outcome::too_large, Outcome::io,  Outcome::expectation};
+  // Only the outcomes that happened, and ok always: 9 series per target would be most of a large
+  // scrape, and a failure class a target never had is usually every one but one or two.
+  for (const auto outcome : kOutcomes) {
+    const auto count = r.totals.of(outcome);
+    if (count > 0 || outcome == Outcome::ok)
+      out.sample(f, "_total", labels, count, "outcome", results::to_string(outcome));
+  }
+}
+void write_state_changes(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                         const Rows& /*rows*/) {
+  out.sample(f, "_total", labels, r.totals.state_changes);
+}
+void write_skipped(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                   const Rows& /*rows*/) {
+  out.sample(f, "_total", labels, r.totals.skipped);
+}
+void write_last_fetch(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                      const Rows& /*rows*/) {
+  if (r.has_result)
+    out.sample(f, "", labels, r.started);
+}
+void write_leaf_expiry(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                       const Rows& /*rows*/) {
+  if (r.has_tls)
+    out.sample(f, "", labels, r.leaf_not_after);
+}
+void write_histogram(Writer& out, const Family& f, const Row& r, std::string_view labels,
+                     const Rows& rows) {
+  if (!r.has_histogram)
+    return;
+  const auto& set = rows.bound_sets[r.bound_set];
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < set.labels.size(); ++i) {
+    cumulative += rows.buckets[r.buckets_at + i];
+    out.sample(f, "_bucket", labels, cumulative, "le", set.labels[i]);
+  }
+  out.sample(f, "_bucket", labels, r.histogram_count, "le", "+Inf");
+  out.sample(f, "_sum", labels, r.histogram_sum);
+  out.sample(f, "_count", labels, r.histogram_count);
 }
 
 constexpr std::array<TargetFamily, 23> kTargetFamilies = {{
@@ -294,63 +441,74 @@ Scrape::Scrape(View view, Format format) : view_(std::move(view)), format_(forma
     instance_.add(name, value);
 }
 
+Scrape::~Scrape() = default;
+Scrape::Scrape(Scrape&&) noexcept = default;
+
 std::optional<std::string> Scrape::next() {
   if (done_)
     return std::nullopt;
   std::string out;
-  out.reserve(kPieceBytes + 4096);
-  if (!started_) {
-    started_ = true;
+  if (!rows_) {
+    rows_ = std::make_unique<Rows>();
+    rows_->rows.reserve(view_.registry->size());
     daemon_families(out);
   }
-  visited_ = 0;
-  while (out.size() < kPieceBytes && visited_ < kTargetsPerPiece &&
-         family_ < kTargetFamilies.size()) {
+  if (!copied_) {
+    copied_ = copy_rows();
+    return out;
+  }
+  out.reserve(kPieceBytes + 4096);
+  while (out.size() < kPieceBytes && family_ < kTargetFamilies.size()) {
     if (target_family(out)) {
       ++family_;
-      cursor_.clear();
+      row_ = 0;
     }
   }
   if (family_ >= kTargetFamilies.size()) {
     Writer(format_, out).end();
     done_ = true;
+    rows_.reset();
   }
   return out;
 }
 
-bool Scrape::target_family(std::string& out) {
-  const auto& target_family = kTargetFamilies[family_];
-  Writer writer(format_, out);
-  if (cursor_.empty())
-    writer.begin(target_family.family);
+bool Scrape::copy_rows() {
   const auto& instance_labels = view_.settings().instance_labels;
-  Labels labels;
+  Labels scratch;
+  std::size_t copied = 0;
   bool complete = true;
   view_.registry->for_each_after(cursor_, [&](const Entry& entry) {
-    if (out.size() >= kPieceBytes || visited_ >= kTargetsPerPiece) {
+    if (copied == kRowsPerPiece) {
       complete = false;
       return false;
     }
-    ++visited_;
-    labels.clear();
-    labels.add("name", entry.name());
-    for (const auto& [name, value] : entry.config->labels)
-      labels.add(name, value);
-    for (const auto& [name, value] : instance_labels) {
-      if (!entry.config->labels.contains(name))
-        labels.add(name, value);
-    }
-    target_family.write(writer, target_family.family, entry, labels);
+    rows_->add(entry, instance_labels, scratch);
+    ++copied;
     cursor_ = entry.name();
     return true;
   });
   return complete;
 }
 
+bool Scrape::target_family(std::string& out) {
+  const auto& target_family = kTargetFamilies[family_];
+  Writer writer(format_, out);
+  if (row_ == 0)
+    writer.begin(target_family.family);
+  const auto& rows = rows_->rows;
+  for (; row_ < rows.size(); ++row_) {
+    if (out.size() >= kPieceBytes)
+      return false;
+    const auto& row = rows[row_];
+    target_family.write(writer, target_family.family, row, rows_->labels_of(row), *rows_);
+  }
+  return true;
+}
+
 void Scrape::daemon_families(std::string& out) {
   Writer writer(format_, out);
   const auto snapshot = view_.snapshot();
-  const Labels& labels = instance_;
+  const std::string_view labels = instance_.text();
   const auto gauge = [&](const Family& family, double value) {
     writer.begin(family);
     writer.sample(family, "", labels, value);

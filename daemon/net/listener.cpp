@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/no_throw.h"
@@ -253,9 +255,12 @@ void Session::move_ready_replies() {
 asio::awaitable<void> Session::write_replies(std::shared_ptr<Session> /*keep_alive*/) {
   for (;;) {
     while (!closed_ && output_.empty() && streaming_) {
-      // The streamed reply's next piece, now that the previous one is written.
+      // The streamed reply's next piece, now that the previous one is written. An empty piece is
+      // work done with nothing to write yet: the loop runs what else waits before the next one.
       if (auto piece = streaming_()) {
         output_ = std::move(*piece);
+        if (output_.empty())
+          co_await asio::post(socket_.get_executor(), asio::use_awaitable);
       } else {
         streaming_ = {};
         move_ready_replies();

@@ -44,8 +44,9 @@ using Reply = std::function<void(std::string bytes)>;
 
 // The rest of a reply too large to hold at once (a scrape of 100,000 targets): called for the next
 // piece each time the previous one has been written, so the connection's pace bounds the memory
-// and each call bounds the time the loop spends (keep pieces to tens of KiB). Nullopt: the reply
-// is complete. Dropped unfinished if the connection closes.
+// and each call bounds the time the loop spends (keep pieces to tens of KiB). An empty piece is
+// work done with nothing to write yet: the next call comes after the loop has run what else
+// waits. Nullopt: the reply is complete. Dropped unfinished if the connection closes.
 using Pieces = std::function<std::optional<std::string>()>;
 // Answers one reserved reply with its first bytes and the pieces that follow them.
 using StreamedReply = std::function<void(std::string head, Pieces rest)>;

@@ -127,6 +127,7 @@ class TargetResults {
   State state() const { return state_; }
   const FlapPolicy& policy() const { return policy_; }
   const Totals& totals() const { return totals_; }
+  std::chrono::system_clock::time_point state_since() const { return state_since_; }
   const History& history() const { return history_; }
   Summary summary() const;
 

@@ -144,22 +144,22 @@ struct Body {
     return piece;
   }
 
+  // Empty while the scrape copies its rows: the listener runs the loop's other work and asks again.
   std::optional<std::string> make_piece() {
-    while (!finished) {
-      auto piece = scrape.next();
-      if (!piece) {
-        finished = true;
-        std::string rest = gzip ? gzip->finish() : std::string();
-        if (!chunked)
-          return rest;
-        return (rest.empty() ? std::string() : chunk(rest)) + "0\r\n\r\n";
-      }
-      std::string data = gzip ? gzip->compress(*piece) : std::move(*piece);
-      if (data.empty())
-        continue;
-      return chunked ? chunk(data) : data;
+    if (finished)
+      return std::nullopt;
+    auto piece = scrape.next();
+    if (!piece) {
+      finished = true;
+      std::string rest = gzip ? gzip->finish() : std::string();
+      if (!chunked)
+        return rest;
+      return (rest.empty() ? std::string() : chunk(rest)) + "0\r\n\r\n";
     }
-    return std::nullopt;
+    if (piece->empty())
+      return piece;
+    std::string data = gzip ? gzip->compress(*piece) : std::move(*piece);
+    return chunked ? chunk(data) : data;
   }
 };
 

@@ -1,19 +1,22 @@
 // The protocol-independent listener (daemon/net/) over real loopback sockets, with a trivial
 // line protocol defined here: "x" is echoed at once, "later x" is echoed when the test answers,
 // "big N" answers N bytes, "stream N" answers N lines in pieces of one line each ("head", then
-// "piece 1".."piece N"), "bigstream N" the same with pieces of 64 KiB, "bye" answers and ends the
-// connection. Clients are coroutines on the
-// test's io_context; every wait has a deadline.
+// "piece 1".."piece N"), "bigstream N" the same with pieces of 64 KiB, "quietstream N" answers
+// "head", N empty pieces and "done", "bye" answers and ends the connection. Clients are coroutines
+// on the test's io_context; every wait has a deadline.
 
 #include "net/listener.h"
 
 #include <deque>
 #include <fcntl.h>
+#include <functional>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/post.hpp>
 #include <asio/read_until.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -35,7 +38,9 @@ using Clock = std::chrono::steady_clock;
 struct EchoState {
   std::deque<net::Reply> later;  // replies the test answers itself
   std::size_t accepted = 0;
-  std::size_t pieces_made = 0;  // by streamed replies, over all connections
+  std::size_t pieces_made = 0;              // by streamed replies, over all connections
+  std::size_t ticks = 0;                    // advanced by the test's own handlers on the loop
+  std::vector<std::size_t> ticks_at_piece;  // by "quietstream": ticks when each piece was asked
 };
 
 class EchoLine final : public net::Conversation {
@@ -60,6 +65,19 @@ class EchoLine final : public net::Conversation {
                                     return big ? std::string(std::size_t{64} * 1024 - 1, 'p') + "\n"
                                                : "piece " + number + "\n";
                                   });
+      return {newline + 1, false};
+    }
+    if (line.rfind("quietstream ", 0) == 0) {
+      const auto count = std::stoul(line.substr(12));
+      exchange.reserve_streamed()("head\n", [this, count]() -> std::optional<std::string> {
+        state_.ticks_at_piece.push_back(state_.ticks);
+        const auto asked = state_.ticks_at_piece.size();
+        if (asked <= count)
+          return std::string();
+        if (asked == count + 1)
+          return "done\n";
+        return std::nullopt;
+      });
       return {newline + 1, false};
     }
     auto reply = exchange.reserve();
@@ -173,6 +191,31 @@ TEST_F(ListenerTest, AStreamedReplyIsWrittenPieceByPieceAndTheNextRepliesWaitFor
   EXPECT_EQ(client.line(), "piece 2");
   EXPECT_EQ(client.line(), "piece 3");
   EXPECT_EQ(client.line(), "now after");
+}
+
+// An empty piece is work done with nothing to write: other handlers run before the next is asked
+// for, so a producer that needs many calls before it writes (a scrape copying its rows) does not
+// hold the loop.
+TEST_F(ListenerTest, AfterAnEmptyPieceTheLoopRunsOtherWorkBeforeTheNext) {
+  listen({});
+  Client client(io_, endpoint_);
+  bool ticking = true;
+  std::function<void()> tick = [&] {
+    ++protocol_.state.ticks;
+    if (ticking)
+      asio::post(io_, tick);
+  };
+  asio::post(io_, tick);
+  client.send("quietstream 5\n");
+  EXPECT_EQ(client.line(), "head");
+  EXPECT_EQ(client.line(), "done");
+  const auto& ticks = protocol_.state.ticks_at_piece;
+  // 5 empty pieces, "done", the end.
+  ASSERT_TRUE(test::run_until(io_, [&] { return ticks.size() == 7; }));
+  ticking = false;
+  io_.poll();  // the last tick, which posts no other
+  for (std::size_t i = 1; i < 6; ++i)
+    EXPECT_GT(ticks[i], ticks[i - 1]) << "piece " << i;
 }
 
 // The pieces are made as the client reads: one that does not read holds up the stream (and is
