@@ -88,7 +88,8 @@ double content_length_of(const http::Hop& hop) {
 // from the registry each time, that is 23 walks of a map of 100,000 entries, each entry pointing
 // at its configuration, its latest result and that result's hops: a cache miss at every step,
 // about 2 s of CPU per scrape. So a scrape first copies what the series need into one array of
-// rows (about 300 bytes a target), a slice per piece, and writes every family from it.
+// rows (350 bytes a target, plus labels and buckets), a slice per piece, and writes every family
+// from it.
 struct Row {
   std::size_t labels_at = 0;  // the escaped label text in Rows::labels
   std::size_t labels_size = 0;
@@ -449,16 +450,21 @@ std::optional<std::string> Scrape::next() {
     return std::nullopt;
   std::string out;
   if (!rows_) {
+    // A piece of its own: reading /proc for the process_* families costs a millisecond or two
+    // with thousands of descriptors open.
     rows_ = std::make_unique<Rows>();
     rows_->rows.reserve(view_.registry->size());
     daemon_families(out);
+    return out;
   }
   if (!copied_) {
     copied_ = copy_rows();
     return out;
   }
   out.reserve(kPieceBytes + 4096);
-  while (out.size() < kPieceBytes && family_ < kTargetFamilies.size()) {
+  visited_ = 0;
+  while (out.size() < kPieceBytes && visited_ < kRowsVisitedPerPiece &&
+         family_ < kTargetFamilies.size()) {
     if (target_family(out)) {
       ++family_;
       row_ = 0;
@@ -496,8 +502,8 @@ bool Scrape::target_family(std::string& out) {
   if (row_ == 0)
     writer.begin(target_family.family);
   const auto& rows = rows_->rows;
-  for (; row_ < rows.size(); ++row_) {
-    if (out.size() >= kPieceBytes)
+  for (; row_ < rows.size(); ++row_, ++visited_) {
+    if (out.size() >= kPieceBytes || visited_ >= kRowsVisitedPerPiece)
       return false;
     const auto& row = rows[row_];
     target_family.write(writer, target_family.family, row, rows_->labels_of(row), *rows_);
