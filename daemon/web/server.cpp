@@ -114,7 +114,21 @@ struct Body {
   metrics::Scrape scrape;
   std::unique_ptr<Gzip> gzip;
   bool chunked = true;
+  // The server's count of scrapes in progress, this one included until it is dropped.
+  std::shared_ptr<std::size_t> in_progress;
   bool finished = false;
+
+  Body(metrics::Scrape scrape_, std::unique_ptr<Gzip> gzip_, bool chunked_,
+       std::shared_ptr<std::size_t> in_progress_)
+      : scrape(std::move(scrape_)),
+        gzip(std::move(gzip_)),
+        chunked(chunked_),
+        in_progress(std::move(in_progress_)) {
+    ++*in_progress;
+  }
+  ~Body() { --*in_progress; }
+  Body(const Body&) = delete;
+  Body& operator=(const Body&) = delete;
 
   static std::string chunk(std::string_view data) {
     std::array<char, 20> size{};
@@ -270,8 +284,17 @@ class Server::Conversation final : public net::Conversation {
       exchange.reserve()(head_bytes(head, std::nullopt));
       return;
     }
-    auto body = std::make_shared<Body>(Body{metrics::Scrape(server_.view_, format),
-                                            gzip ? std::make_unique<Gzip>() : nullptr, chunked});
+    if (*server_.scrapes_in_progress_ >= kMaxScrapes) {
+      spdlog::debug("web: 503 to {}: {} scrapes in progress", peer_, kMaxScrapes);
+      exchange.reserve()(response({.status = 503, .extra = "Retry-After: 1\r\n", .close = close},
+                                  "503 Service Unavailable: " + std::to_string(kMaxScrapes) +
+                                      " scrapes of /metrics are in progress\n",
+                                  true));
+      return;
+    }
+    auto body = std::make_shared<Body>(metrics::Scrape(server_.view_, format),
+                                       gzip ? std::make_unique<Gzip>() : nullptr, chunked,
+                                       server_.scrapes_in_progress_);
     body->record = &server_.last_scrape_;
     exchange.reserve_streamed()(head_bytes(head, std::nullopt), [body] { return body->next(); });
     if (!chunked)

@@ -6,8 +6,11 @@
 // the configuration is loaded) and / (an index); 404 for other paths, 405 for other methods, 400
 // for a malformed request, 431 for a head over 8 KiB, 408 when a head takes over 10 s, 413 for a
 // request body over 64 KiB. Keep-alive and pipelining (answered in order); at most `max_clients`
-// connections per address (the next gets a 503). With credentials in settings.web_auth_file, every
-// path but /-/healthy and /-/ready answers 401 to a request without accepted ones (web/auth.h).
+// connections per address (the next gets a 503), at most kMaxScrapes scrapes of /metrics in
+// progress (the next gets a 503 with Retry-After: each holds a copy of what every target's series
+// say, metrics/scrape.h; pipelined ones count from their request on). With credentials in
+// settings.web_auth_file, every path but /-/healthy and /-/ready answers 401 to a request without
+// accepted ones (web/auth.h).
 
 #include <chrono>
 #include <cstddef>
@@ -36,6 +39,7 @@ class Server final : private net::Protocol {
  public:
   static constexpr std::size_t kMaxHead = std::size_t{8} * 1024;
   static constexpr std::size_t kMaxBody = std::size_t{64} * 1024;
+  static constexpr std::size_t kMaxScrapes = 4;
 
   Server(asio::io_context& loop, metrics::View view, std::function<bool()> ready,
          ServerOptions options);
@@ -74,6 +78,8 @@ class Server final : private net::Protocol {
   };
   std::vector<CreatedFile> files_;
   metrics::ScrapeCost last_scrape_;
+  // Shared with each scrape's body, which may outlive the server in a closing session.
+  std::shared_ptr<std::size_t> scrapes_in_progress_ = std::make_shared<std::size_t>(0);
 };
 
 }  // namespace fetchd::web

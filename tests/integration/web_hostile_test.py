@@ -11,6 +11,8 @@ timeout (FETCHD_TEST_WEB_HEAD_MS). Each case is bounded and, after each, a norma
   - 2,000 connections opened and held (then silent): the newest are admitted by closing the idle
     ones, and a scrape still answers meanwhile;
   - pipelined requests: answered in order on one connection;
+  - five pipelined scrapes: four are served, the fifth gets 503 with Retry-After (at most four
+    scrapes in progress, each holding a copy of the targets' series);
   - requests after `Connection: close`: not answered, the connection closes;
   - a request body over 64 KiB: 413.
 Python standard library only; every wait has a deadline. Exit 0 pass, 1 fail.
@@ -209,6 +211,17 @@ def main():
             statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", response)]
             check("answered in order, none after Connection: close", statuses == [200, 404, 200, 405, 200],
                   repr(statuses))
+
+        print("pipelined scrapes: at most 4 in progress", flush=True)
+        with connect(port) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 4 +
+                      b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            response = read_all(s)
+            statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", response)]
+            check("four scrapes, then 503", statuses == [200, 200, 200, 200, 503], repr(statuses))
+            check("the 503 says when to retry", b"Retry-After: 1\r\n" in response,
+                  repr(response[-300:]))
+        scrape(port)  # the four ended: a scrape is served again
 
         print("a request body over 64 KiB", flush=True)
         with connect(port) as s:
