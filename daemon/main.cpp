@@ -91,18 +91,6 @@ web::ServerOptions web_options(const config::Settings& settings) {
   return options;
 }
 
-// A listen address only this machine can reach: a Unix socket path or a loopback IP.
-bool is_loopback_or_unix(const std::string& address) {
-  if (address.starts_with("/"))
-    return true;
-  std::string host = address.substr(0, address.rfind(':'));
-  if (host.starts_with("["))
-    host = host.substr(1, host.size() - 2);
-  std::error_code error;
-  const auto ip = asio::ip::make_address(host, error);
-  return !error && ip.is_loopback();
-}
-
 std::string systemd_status(const status::Snapshot& snapshot) {
   const auto& counts = snapshot.targets;
   systemd::StatusCounts status{counts.total, counts.up, counts.down, counts.unknown,
@@ -175,12 +163,11 @@ int run_daemon(const std::string& path) {
         addresses += (addresses.empty() ? "" : ", ") + address;
       spdlog::info("metrics: listening on {}", addresses);
       if (!loaded_settings.web_auth.enabled()) {
-        for (const auto& address : loaded_settings.web_listen) {
-          if (!is_loopback_or_unix(address))
-            spdlog::warn(
-                "metrics: {} is reachable from other machines and settings.web_auth_file "
-                "is not set: anyone who can reach it can read the metrics",
-                address);
+        for (const auto& address : web.reachable_from_other_machines()) {
+          spdlog::warn(
+              "metrics: {} is reachable from other machines and settings.web_auth_file "
+              "is not set: anyone who can reach it can read the metrics",
+              address);
         }
       }
     }

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/version.h"
+#include "http/headers.h"
 #include "web/auth.h"
 #include "web/gzip.h"
 #include "web/request_parser.h"
@@ -92,12 +93,7 @@ bool accepts_gzip(const Request& request) {
     std::string_view name = coding.substr(0, semicolon);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
       name.remove_suffix(1);
-    if (name.size() != 4 && name.size() != 6)
-      continue;
-    std::string lower(name);
-    for (auto& c : lower)
-      c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    if (lower != "gzip" && lower != "x-gzip")
+    if (!http::iequals(name, "gzip") && !http::iequals(name, "x-gzip"))
       continue;
     if (semicolon == std::string_view::npos)
       return true;
@@ -347,6 +343,8 @@ std::optional<std::string> Server::open() {
     const auto ip = asio::ip::make_address(host, error);
     if (error)
       return "web_listen " + address + ": " + error.message();
+    if (!ip.is_loopback())
+      reachable_from_other_machines_.push_back(address);
     const asio::ip::tcp::endpoint endpoint(
         ip, static_cast<unsigned short>(std::stoul(address.substr(colon + 1))));
     asio::ip::tcp::acceptor acceptor(loop_);

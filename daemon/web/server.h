@@ -50,6 +50,11 @@ class Server final : private net::Protocol {
   // Binds and listens on every address of options.listen; an error names the address. Connections
   // wait in the backlog until start().
   std::optional<std::string> open();
+  // The addresses open() bound that are not loopback ones (nor Unix sockets): other machines may
+  // reach them.
+  const std::vector<std::string>& reachable_from_other_machines() const {
+    return reachable_from_other_machines_;
+  }
   // Serves on `fd` too, a listening stream socket someone else created (systemd socket
   // activation); owned from now on.
   std::optional<std::string> adopt(int fd);
@@ -77,6 +82,7 @@ class Server final : private net::Protocol {
     net::ListeningSocket socket;
   };
   std::vector<CreatedFile> files_;
+  std::vector<std::string> reachable_from_other_machines_;
   metrics::ScrapeCost last_scrape_;
   // Shared with each scrape's body, which may outlive the server in a closing session.
   std::shared_ptr<std::size_t> scrapes_in_progress_ = std::make_shared<std::size_t>(0);
