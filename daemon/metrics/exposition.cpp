@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "http/headers.h"
+
 namespace fetchd::metrics {
 
 namespace {
@@ -15,17 +17,6 @@ std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
     text.remove_suffix(1);
   return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  }
-  return true;
 }
 
 // The q parameter of one media range ("q=0.5"); 1 when absent, 0 when unparsable.
@@ -55,7 +46,7 @@ Format negotiate(std::string_view accept) {
     accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
     const auto semicolon = range.find(';');
     const auto type = trim(range.substr(0, semicolon));
-    if (iequals(type, "application/openmetrics-text") &&
+    if (http::iequals(type, "application/openmetrics-text") &&
         quality_of(semicolon == std::string_view::npos ? std::string_view()
                                                        : range.substr(semicolon + 1)) > 0)
       return Format::openmetrics;

@@ -48,10 +48,15 @@ std::optional<std::string> decode_base64(std::string_view text) {
       bits = 0;
     }
   }
+  // The bits a padded quantum does not use must be zero (RFC 4648 §3.5): one encoding per value.
   if (padding == 1) {
+    if ((bits & 0x3) != 0)
+      return std::nullopt;
     out += static_cast<char>((bits >> 10) & 0xff);
     out += static_cast<char>((bits >> 2) & 0xff);
   } else if (padding == 2) {
+    if ((bits & 0xf) != 0)
+      return std::nullopt;
     out += static_cast<char>((bits >> 4) & 0xff);
   }
   return out;

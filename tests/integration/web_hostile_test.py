@@ -14,6 +14,7 @@ timeout (FETCHD_TEST_WEB_HEAD_MS). Each case is bounded and, after each, a norma
   - five pipelined scrapes: four are served, the fifth gets 503 with Retry-After (at most four
     scrapes in progress, each holding a copy of the targets' series);
   - requests after `Connection: close`: not answered, the connection closes;
+  - Accept-Encoding: gzip and x-gzip in any case, not with q=0 nor other codings;
   - a request body over 64 KiB: 413.
 Python standard library only; every wait has a deadline. Exit 0 pass, 1 fail.
 """
@@ -222,6 +223,16 @@ def main():
             check("the 503 says when to retry", b"Retry-After: 1\r\n" in response,
                   repr(response[-300:]))
         scrape(port)  # the four ended: a scrape is served again
+
+        print("Accept-Encoding, case-insensitive, q=0 refuses", flush=True)
+        for accept, gzipped in ((b"GZip", True), (b"identity, X-GZIP", True), (b"gzip;q=0", False),
+                                (b"gzipx", False), (b"deflate", False)):
+            with connect(port) as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: " + accept +
+                          b"\r\nConnection: close\r\n\r\n")
+                head = read_all(s).partition(b"\r\n\r\n")[0]
+            check("Accept-Encoding: %s: %s" % (accept.decode(), "gzip" if gzipped else "plain"),
+                  (b"Content-Encoding: gzip\r\n" in head + b"\r\n") == gzipped, repr(head))
 
         print("a request body over 64 KiB", flush=True)
         with connect(port) as s:

@@ -39,6 +39,17 @@ TEST(WebAuth, MalformedBase64IsRefused) {
   EXPECT_FALSE(authorized(auth, "Basic"));
 }
 
+// RFC 4648 §3.5: the bits a padded quantum does not use are zero. "ZXR=" and "Yx==" decode to the
+// same bytes as "ZXQ=" and "Yw==", but are not the encoding of anything.
+TEST(WebAuth, Base64WithNonZeroUnusedBitsIsRefused) {
+  auto auth = both();
+  auth.basic.push_back(sha256("ab:c"));
+  EXPECT_TRUE(authorized(auth, "Basic cHJvbWV0aGV1czpzZWNyZXQ="));
+  EXPECT_FALSE(authorized(auth, "Basic cHJvbWV0aGV1czpzZWNyZXR="));
+  EXPECT_TRUE(authorized(auth, "Basic YWI6Yw=="));
+  EXPECT_FALSE(authorized(auth, "Basic YWI6Yx=="));
+}
+
 TEST(WebAuth, BearerTokensCompareExactly) {
   const auto auth = both();
   EXPECT_TRUE(authorized(auth, "Bearer tok.en-1"));
