@@ -62,10 +62,16 @@ class FaultsTest : public ::testing::Test {
   }
 
   // The same while the daemon may not answer yet (recovering): an empty object then.
-  json ctl_if_answered(const std::vector<std::string>& args) const {
-    std::vector<std::string> all = {"--socket", socket().string(), "--json"};
+  // One short attempt (fetchctl --timeout 2s), so that a caller polling with a deadline tries
+  // again rather than spending the whole deadline on one connection; why it failed is kept in
+  // last_refusal_.
+  json ctl_if_answered(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--socket", socket().string(), "--json", "--timeout", "2s"};
     all.insert(all.end(), args.begin(), args.end());
-    const auto reply = json::parse(test::run_fetchctl(all, {.timeout = 10s}).out, nullptr, false);
+    const auto run = test::run_fetchctl(all, {.timeout = 5s});
+    const auto reply = json::parse(run.out, nullptr, false);
+    if (!reply.is_object())
+      last_refusal_ = "exit " + std::to_string(run.exit_status) + ": " + run.err;
     return reply.is_object() ? reply : json::object();
   }
 
@@ -80,6 +86,7 @@ class FaultsTest : public ::testing::Test {
 
   static test::NginxServer* nginx_;
   test::TempDir dir_{"fetchd-faults"};
+  std::string last_refusal_{};
 };
 
 test::NginxServer* FaultsTest::nginx_ = nullptr;
@@ -204,7 +211,8 @@ TEST_F(FaultsTest, RunningOutOfDescriptorsFailsPerFetchAndConnectionAndRecovers)
     ::close(fd);
   // Recovered: the control socket answers, and fetches succeed again.
   ASSERT_TRUE(test::eventually([&] { return ctl_if_answered({"status"}).value("ok", false); }, 10s))
-      << daemon->output();
+      << "fetchctl: " << last_refusal_ << "\nthe daemon's last lines:\n"
+      << daemon->output_tail(40);
   ASSERT_TRUE(test::eventually(
       [&] {
         const auto listed = ctl_if_answered({"list"});

@@ -115,6 +115,17 @@ std::string ChildProcess::output() const {
   return text.str();
 }
 
+std::string ChildProcess::output_tail(std::size_t lines) const {
+  const std::string text = output();
+  // Back from the end to just after the newline that ends line `lines + 1` from the end.
+  std::size_t start = text.size();
+  for (std::size_t newlines = 0; start > 0; --start) {
+    if (text[start - 1] == '\n' && ++newlines > lines)
+      break;
+  }
+  return text.substr(start);
+}
+
 bool ChildProcess::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout,
                                    std::size_t count) const {
   const auto deadline = Clock::now() + timeout;

@@ -29,6 +29,8 @@ class ChildProcess {
   // The exit status once the process has exited within `timeout` (a signal death is 128 + signo).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string output() const;
+  // The last `lines` lines of the output: what a failure message shows of a long log.
+  std::string output_tail(std::size_t lines) const;
   // Polls the output (every few ms, up to `timeout`) for `needle` appearing `count` times.
   bool wait_for_output(std::string_view needle, std::chrono::milliseconds timeout,
                        std::size_t count = 1) const;
