@@ -79,8 +79,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   // Nothing asked and not answered, nothing half received, nothing left to write: closing it loses
   // nothing but the connection.
   bool idle() const {
-    return !closed_ && unanswered_ == 0 && replies_.empty() && !streaming_ && output_.empty() &&
-           writing_.size() == written_ && in_.size() == consumed_;
+    return !closed_ && unanswered_ == 0 && replies_.empty() && !streaming_ && nothing_unwritten() &&
+           in_.size() == consumed_;
   }
   Clock::time_point last_progress() const { return last_progress_; }
 
@@ -104,6 +104,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
     bool ready = false;
     std::string reply{};
     Pieces rest{};  // a streamed reply's pieces after `reply`
+    bool live = false;
   };
 
   // Each holds the session alive (keep_alive) until it ends.
@@ -114,10 +115,12 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   void end_of_requests();
   Reply reserve() override;
   StreamedReply reserve_streamed() override;
+  LiveReply reserve_live() override;
   void end_input() override { end_of_requests(); }
-  void fill(std::uint64_t sequence, std::string reply, Pieces rest);
+  void fill(std::uint64_t sequence, std::string reply, Pieces rest, bool live);
   void move_ready_replies();
   std::size_t unwritten() const { return output_.size() + (writing_.size() - written_); }
+  bool nothing_unwritten() const { return output_.empty() && writing_.size() == written_; }
 
   Listener& listener_;  // only used while open: the listener outlives every open session
   const std::uint64_t id_;
@@ -142,6 +145,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Exch
   std::size_t unanswered_ = 0;  // slots not yet ready
   std::string output_;          // ready replies not yet handed to a write
   Pieces streaming_{};       // the streamed reply being written: output_ ends with its last piece
+  bool live_ = false;        // streaming_ is a live reply's
   std::string writing_;      // the write in progress
   std::size_t written_ = 0;  // bytes of writing_ already written
 };
@@ -203,7 +207,7 @@ Reply Session::reserve() {
   ++unanswered_;
   return [weak = weak_from_this(), sequence](std::string bytes) {
     if (const auto self = weak.lock())
-      self->fill(sequence, std::move(bytes), {});
+      self->fill(sequence, std::move(bytes), {}, false);
   };
 }
 
@@ -213,11 +217,25 @@ StreamedReply Session::reserve_streamed() {
   ++unanswered_;
   return [weak = weak_from_this(), sequence](std::string head, Pieces rest) {
     if (const auto self = weak.lock())
-      self->fill(sequence, std::move(head), std::move(rest));
+      self->fill(sequence, std::move(head), std::move(rest), false);
   };
 }
 
-void Session::fill(std::uint64_t sequence, std::string reply, Pieces rest) {
+LiveReply Session::reserve_live() {
+  const std::uint64_t sequence = next_sequence_++;
+  replies_.push_back(Slot{});
+  ++unanswered_;
+  return [weak = weak_from_this(), sequence](std::string head, Pieces next) -> Wake {
+    if (const auto self = weak.lock())
+      self->fill(sequence, std::move(head), std::move(next), true);
+    return [weak] {
+      if (const auto self = weak.lock(); self && !self->closed_)
+        self->writer_wake_.cancel();
+    };
+  };
+}
+
+void Session::fill(std::uint64_t sequence, std::string reply, Pieces rest, bool live) {
   if (closed_ || sequence < first_sequence_ || sequence - first_sequence_ >= replies_.size())
     return;
   Slot& slot = replies_[sequence - first_sequence_];
@@ -226,6 +244,7 @@ void Session::fill(std::uint64_t sequence, std::string reply, Pieces rest) {
   slot.ready = true;
   slot.reply = std::move(reply);
   slot.rest = std::move(rest);
+  slot.live = live;
   --unanswered_;
   move_ready_replies();
   if (closed_)
@@ -247,6 +266,7 @@ void Session::move_ready_replies() {
     }
     output_ += replies_.front().reply;
     streaming_ = std::move(replies_.front().rest);
+    live_ = streaming_ && replies_.front().live;
     replies_.pop_front();
     ++first_sequence_;
   }
@@ -255,14 +275,22 @@ void Session::move_ready_replies() {
 asio::awaitable<void> Session::write_replies(std::shared_ptr<Session> /*keep_alive*/) {
   for (;;) {
     while (!closed_ && output_.empty() && streaming_) {
+      if (live_ && reading_done_) {
+        close("end of input during a live reply");
+        co_return;
+      }
       // The streamed reply's next piece, now that the previous one is written. An empty piece is
-      // work done with nothing to write yet: the loop runs what else waits before the next one.
+      // work done with nothing to write yet: the loop runs what else waits before the next one
+      // (a live reply waits for its wake).
       if (auto piece = streaming_()) {
         output_ = std::move(*piece);
-        if (output_.empty())
+        if (output_.empty() && live_)
+          co_await park(writer_wake_);
+        else if (output_.empty())
           co_await asio::post(socket_.get_executor(), asio::use_awaitable);
       } else {
         streaming_ = {};
+        live_ = false;
         move_ready_replies();
       }
     }
@@ -307,8 +335,9 @@ asio::awaitable<void> Session::watch_idle(std::shared_ptr<Session> /*keep_alive*
     const auto now = Clock::now();
     if (now < last_progress_ + timeout)
       continue;
-    if (unanswered_ > 0) {
-      // The client waits for us (a reply that takes time): not idle.
+    if (unanswered_ > 0 || (live_ && nothing_unwritten())) {
+      // The client waits for us (a reply that takes time, the next event of a live one): not
+      // idle.
       last_progress_ = now;
       continue;
     }

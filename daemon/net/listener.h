@@ -51,6 +51,15 @@ using Pieces = std::function<std::optional<std::string>()>;
 // Answers one reserved reply with its first bytes and the pieces that follow them.
 using StreamedReply = std::function<void(std::string head, Pieces rest)>;
 
+// A reply without a planned end (a watch): `next` is called each time what it gave before has been
+// written, and after each call of the wake function it is answered with. An empty piece means
+// nothing to write yet: the writer waits for a wake. Nullopt ends it. It also ends, and the
+// connection closes, at the end of the input: the client closing its side ends the stream. While
+// it is written the connection is not idle unless bytes stay unwritten; wake() after the
+// connection closed does nothing.
+using Wake = std::function<void()>;
+using LiveReply = std::function<Wake(std::string head, Pieces next)>;
+
 // The listener's side of one connection, as its Conversation sees it.
 class Exchange {
  public:
@@ -58,6 +67,8 @@ class Exchange {
   virtual Reply reserve() = 0;
   // The same, for a reply written in pieces; replies after it wait until its last piece.
   virtual StreamedReply reserve_streamed() = 0;
+  // The same, for a reply that lasts until its pieces or the client end it.
+  virtual LiveReply reserve_live() = 0;
   // Reads no more, as Consumed::last does, from outside receive() (a protocol's own timer): the
   // replies reserved are written, then the connection closes.
   virtual void end_input() = 0;

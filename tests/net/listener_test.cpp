@@ -2,8 +2,9 @@
 // line protocol defined here: "x" is echoed at once, "later x" is echoed when the test answers,
 // "big N" answers N bytes, "stream N" answers N lines in pieces of one line each ("head", then
 // "piece 1".."piece N"), "bigstream N" the same with pieces of 64 KiB, "quietstream N" answers
-// "head", N empty pieces and "done", "bye" answers and ends the connection. Clients are coroutines
-// on the test's io_context; every wait has a deadline.
+// "head", N empty pieces and "done", "live" answers "head" and then, as the test wakes it, the
+// lines the test queued until one is "end", "bye" answers and ends the connection. Clients are
+// coroutines on the test's io_context; every wait has a deadline.
 
 #include "net/listener.h"
 
@@ -41,6 +42,9 @@ struct EchoState {
   std::size_t pieces_made = 0;              // by streamed replies, over all connections
   std::size_t ticks = 0;                    // advanced by the test's own handlers on the loop
   std::vector<std::size_t> ticks_at_piece;  // by "quietstream": ticks when each piece was asked
+  std::deque<std::string> live_lines;       // for "live", written after the next wake
+  std::size_t live_asked = 0;               // calls for a live reply's next piece
+  net::Wake live_wake{};
 };
 
 class EchoLine final : public net::Conversation {
@@ -77,6 +81,19 @@ class EchoLine final : public net::Conversation {
         if (asked == count + 1)
           return "done\n";
         return std::nullopt;
+      });
+      return {newline + 1, false};
+    }
+    if (line == "live") {
+      state_.live_wake = exchange.reserve_live()("head\n", [this]() -> std::optional<std::string> {
+        ++state_.live_asked;
+        if (state_.live_lines.empty())
+          return std::string();
+        auto next = std::move(state_.live_lines.front());
+        state_.live_lines.pop_front();
+        if (next == "end")
+          return std::nullopt;
+        return next + "\n";
       });
       return {newline + 1, false};
     }
@@ -232,6 +249,42 @@ TEST_F(ListenerTest, AStreamedReplyIsMadeAtTheReadersPace) {
   ASSERT_TRUE(test::run_until(
       io_, [&] { return listener_->sessions() == 0; }, 10s));
   EXPECT_LT(protocol_.state.pieces_made, 1'000u);
+}
+
+// A watch: nothing to write is waited for, not polled, and is not idleness; what the protocol
+// queues goes out on a wake; the replies after it wait for its end.
+TEST_F(ListenerTest, ALiveReplyWaitsForItsWakeOutlivesTheIdleTimeoutAndEndsWhenItSays) {
+  listen({.idle_timeout = 200ms});
+  Client client(io_, endpoint_);
+  client.send("live\nnow after\n");
+  EXPECT_EQ(client.line(), "head");
+  ASSERT_TRUE(test::run_until(io_, [&] { return protocol_.state.live_asked > 0; }));
+  settle(io_);
+  EXPECT_EQ(protocol_.state.live_asked, 1u) << "asked again without a wake: it polls";
+  // Three idle timeouts of silence: the connection stays.
+  const auto quiet_until = Clock::now() + 600ms;
+  EXPECT_FALSE(test::run_until(
+      io_, [&] { return listener_->sessions() == 0; }, 600ms));
+  EXPECT_GE(Clock::now(), quiet_until);
+  protocol_.state.live_lines = {"event 1", "event 2"};
+  protocol_.state.live_wake();
+  EXPECT_EQ(client.line(), "event 1");
+  EXPECT_EQ(client.line(), "event 2");
+  protocol_.state.live_lines = {"end"};
+  protocol_.state.live_wake();
+  EXPECT_EQ(client.line(), "now after");
+}
+
+TEST_F(ListenerTest, TheClientClosingItsSideEndsALiveReplyAndTheConnection) {
+  listen({});
+  Client client(io_, endpoint_);
+  client.send("live\n");
+  EXPECT_EQ(client.line(), "head");
+  client.connection()->socket.shutdown(asio::socket_base::shutdown_send);
+  EXPECT_EQ(client.line(), "(eof)");
+  EXPECT_TRUE(test::run_until(io_, [&] { return listener_->sessions() == 0; }));
+  protocol_.state.live_wake();  // after the close: nothing happens
+  settle(io_);
 }
 
 TEST_F(ListenerTest, InputWaitsWhileTooManyRepliesAreAwaited) {
