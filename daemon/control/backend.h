@@ -15,6 +15,7 @@
 
 #include "common/expected.h"
 #include "config/config.h"
+#include "results/feed.h"
 #include "results/target_results.h"
 #include "status/snapshot.h"
 
@@ -54,6 +55,8 @@ class Backend {
   virtual FetchNow fetch_now(const std::string& name, FetchDone done) = 0;
   // `done` is called once on the loop when the reload was applied or refused.
   virtual void reload(std::function<void(const status::ReloadReport&)> done) = 0;
+  // What happens to the targets, for `watch`; reloads are published there too.
+  virtual results::Feed& feed() = 0;
 };
 
 }  // namespace fetchd::control

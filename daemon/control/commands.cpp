@@ -308,6 +308,15 @@ void reload(const json&, Context& context, const Respond& respond) {
   });
 }
 
+void watch(const json& args, Context& context, const Respond& respond) {
+  auto filter = parse_watch_filter(args);
+  if (!filter)
+    return respond(bad_args(filter.error().message));
+  if (!context.watch)
+    return respond(Outcome::fail(code::bad_request, "watch needs a connection to stream on"));
+  respond(Outcome::ok(context.watch(std::move(*filter))));
+}
+
 // ---- the table ---------------------------------------------------------------------------------
 
 constexpr std::array<std::string_view, 0> kNoKeys{};
@@ -316,6 +325,7 @@ constexpr std::array<std::string_view, 2> kShowKeys{"name", "recent"};
 constexpr std::array<std::string_view, 1> kAddKeys{"target"};
 constexpr std::array<std::string_view, 1> kNameKeys{"name"};
 constexpr std::array<std::string_view, 2> kFetchKeys{"name", "wait"};
+constexpr std::array<std::string_view, 3> kWatchKeys{"targets", "label", "events"};
 
 constexpr std::array kCommands = {
     Command{"version", "version", "the daemon's and the protocol's versions", Access::read, kNoKeys,
@@ -339,6 +349,10 @@ constexpr std::array kCommands = {
     Command{"reload", "reload",
             "re-read the configuration (as SIGHUP); reply once applied or refused", Access::admin,
             kNoKeys, reload},
+    Command{"watch", "watch [targets NAME...] [label KEY=VALUE]... [events KIND...]",
+            "turn the connection into a stream of events: results, state changes, targets added "
+            "and removed, reloads",
+            Access::read, kWatchKeys, watch},
 };
 
 }  // namespace

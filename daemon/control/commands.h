@@ -12,6 +12,7 @@
 
 #include "control/backend.h"
 #include "control/protocol.h"
+#include "control/watch.h"
 
 namespace fetchd::control {
 
@@ -37,6 +38,9 @@ using Respond = std::function<void(Outcome)>;
 struct Context {
   Backend& backend;
   bool admin = false;  // the peer may run admin commands (decided once per connection)
+  // `watch`: turns the connection into the stream of events `filter` wants and returns the
+  // request's result. Empty where there is no connection to turn (then watch is refused).
+  std::function<nlohmann::json(WatchFilter filter)> watch{};
 };
 
 using Handler = void (*)(const nlohmann::json& args, Context& context, const Respond& respond);

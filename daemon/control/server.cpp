@@ -16,6 +16,7 @@ namespace fetchd::control {
 
 Server::Server(asio::io_context& loop, Backend& backend, ServerOptions options)
     : backend_(backend),
+      watches_(backend),
       options_(std::move(options)),
       listener_(loop, *this,
                 {"control", options_.max_clients, options_.idle_timeout, options_.max_unwritten,
@@ -131,7 +132,7 @@ net::Accepted Server::accept(net::Socket& socket, std::uint64_t id) {
   const bool admin = is_admin(*peer, daemon_uid_, admin_gid_);
   spdlog::debug("control: connection {} from pid {}, uid {}, gid {}{}", id, peer->pid, peer->uid,
                 peer->gid, admin ? " (admin)" : "");
-  return {std::make_unique<Session>(backend_, admin),
+  return {std::make_unique<Session>(backend_, watches_, admin),
           "pid " + std::to_string(peer->pid) + ", uid " + std::to_string(peer->uid)};
 }
 

@@ -17,6 +17,7 @@
 
 #include "common/expected.h"
 #include "control/backend.h"
+#include "control/watch.h"
 #include "net/listener.h"
 #include "net/socket_file.h"
 
@@ -66,6 +67,7 @@ class Server final : private net::Protocol {
   std::string busy() override;
 
   Backend& backend_;
+  WatchHub watches_;
   ServerOptions options_;
   net::Listener listener_;
   net::ListeningSocket file_{};

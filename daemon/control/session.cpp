@@ -14,9 +14,17 @@ bool is_blank(std::string_view line) {
 
 }  // namespace
 
-Session::Session(Backend& backend, bool admin) : context_{backend, admin} {}
+Session::Session(Backend& backend, WatchHub& watches, bool admin)
+    : watches_(watches), context_{backend, admin, [this](WatchFilter filter) {
+                                    watching_ = true;
+                                    return watches_.start(std::move(filter),
+                                                          exchange_->reserve_live());
+                                  }} {}
 
 net::Consumed Session::receive(std::string_view input, net::Exchange& exchange) {
+  exchange_ = &exchange;
+  if (watching_)
+    return {input.size(), false};
   const auto newline = input.find('\n', std::min(scanned_, input.size()));
   if (newline == std::string_view::npos && input.size() < kMaxRequestLine) {
     scanned_ = input.size();

@@ -30,6 +30,7 @@ enum class EventKind : std::uint8_t {
   removed,   // the target stopped being tracked (removed, or about to be re-added after a change);
              // a fetch of it still in flight is dropped
   stopping,  // the daemon is stopping: every fetch in flight is dropped (`name` is empty)
+  reloaded,  // a reload was applied or refused: `ok`, and `detail` its summary (`name` is empty)
 };
 
 struct Event {
@@ -40,6 +41,8 @@ struct Event {
   bool enabled = true;
   std::shared_ptr<const FullResult> result{};  // recorded only
   const StateChange* change = nullptr;         // recorded only, when the state changed
+  bool ok = true;                              // reloaded only: applied (else refused)
+  std::string_view detail{};                   // reloaded only
 };
 
 class Feed {

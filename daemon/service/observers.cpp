@@ -52,6 +52,7 @@ void StateCounts::on_event(const results::Event& event) {
       }
       break;
     case results::EventKind::stopping:
+    case results::EventKind::reloaded:
       break;
   }
 }
@@ -74,6 +75,7 @@ void FetchWaits::on_event(const results::Event& event) {
       return;
     }
     case results::EventKind::added:
+    case results::EventKind::reloaded:
       return;
   }
 }

@@ -411,6 +411,8 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors,
   last_reload_ = report;
   if (report.ok)
     last_reload_success_ = report.at;
+  const std::string summary = report.summary();
+  feed_.publish({.kind = results::EventKind::reloaded, .ok = report.ok, .detail = summary});
   reload_running_ = false;
   if (reload_finished_)
     reload_finished_(report);

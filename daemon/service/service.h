@@ -80,7 +80,7 @@ class Service final : public control::Backend {
 
   // Where every recorded attempt and every change of the target set is published. Subscribe
   // before start() to see every target being added.
-  results::Feed& feed() { return feed_; }
+  results::Feed& feed() override { return feed_; }
   const registry::Registry& registry() const { return registry_; }
   const scheduler::Scheduler& scheduler() const { return scheduler_; }
   const config::Config& config() const { return *config_; }

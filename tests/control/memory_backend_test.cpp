@@ -50,6 +50,7 @@ class MemoryBackend final : public Backend {
     return fetch_answer_;
   }
   void reload(std::function<void(const status::ReloadReport&)> done) override { done(reload_); }
+  results::Feed& feed() override { return feed_; }
 
   status::Snapshot snapshot_{};
   std::map<std::string, Target> targets_;
@@ -60,6 +61,7 @@ class MemoryBackend final : public Backend {
   status::ReloadReport reload_{};
   std::vector<json> added_;
   std::vector<std::string> removed_;
+  results::Feed feed_;
 };
 
 class MemoryBackendTest : public ::testing::Test {

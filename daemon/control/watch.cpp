@@ -1,0 +1,301 @@
+#include "control/watch.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <string_view>
+#include <unordered_set>
+
+#include "control/protocol.h"
+#include "http/fetch_json.h"
+#include "results/history.h"
+
+namespace fetchd::control {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::array<std::string_view, kWatchKinds> kKindNames{"result", "state", "added",
+                                                               "removed", "reload"};
+// What one call for the stream's next piece takes from the queue at most.
+constexpr std::size_t kPieceBytes = std::size_t{64} * 1024;
+
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view name) const {
+    return std::hash<std::string_view>{}(name);
+  }
+};
+using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+
+bool labels_match(const std::map<std::string, std::string>& wanted,
+                  const std::map<std::string, std::string>& labels) {
+  return std::all_of(wanted.begin(), wanted.end(), [&](const auto& pair) {
+    const auto found = labels.find(pair.first);
+    return found != labels.end() && found->second == pair.second;
+  });
+}
+
+std::string now_text() {
+  return http::format_utc(std::chrono::system_clock::now());
+}
+
+std::string line_of(const json& event) {
+  return dump(event) + "\n";
+}
+
+}  // namespace
+
+Expected<WatchFilter> parse_watch_filter(const json& args) {
+  WatchFilter filter;
+  if (const auto targets = args.find("targets"); targets != args.end()) {
+    if (!targets->is_array())
+      return Error{"\"targets\" must be an array of names, found " + dump(*targets)};
+    for (const auto& name : *targets) {
+      if (!name.is_string())
+        return Error{"\"targets\" must hold names (strings), found " + dump(name)};
+      filter.targets.push_back(name.get<std::string>());
+    }
+  }
+  if (const auto labels = args.find("label"); labels != args.end()) {
+    if (!labels->is_object())
+      return Error{"\"label\" must be an object, found " + dump(*labels)};
+    for (const auto& [key, value] : labels->items()) {
+      if (!value.is_string())
+        return Error{"\"label\" values must be strings; \"" + key + "\" is " + dump(value)};
+      filter.labels.emplace(key, value.get<std::string>());
+    }
+  }
+  if (const auto events = args.find("events"); events != args.end()) {
+    std::string known;
+    for (const auto name : kKindNames)
+      known += (known.empty() ? "" : ", ") + std::string(name);
+    if (!events->is_array() || events->empty())
+      return Error{"\"events\" must be a non-empty array of " + known + ", found " + dump(*events)};
+    filter.kinds.fill(false);
+    for (const auto& event : *events) {
+      const auto* const found = event.is_string() ? std::find(kKindNames.begin(), kKindNames.end(),
+                                                              event.get<std::string>())
+                                                  : kKindNames.end();
+      if (found == kKindNames.end())
+        return Error{"unknown event kind " + dump(event) + " in \"events\" (expected " + known +
+                     ")"};
+      filter.kinds[static_cast<std::size_t>(found - kKindNames.begin())] = true;
+    }
+  }
+  return filter;
+}
+
+// ---- one watcher -------------------------------------------------------------------------------
+
+class Watcher {
+ public:
+  explicit Watcher(WatchFilter filter)
+      : filter_(std::move(filter)), named_(filter_.targets.begin(), filter_.targets.end()) {}
+
+  const WatchFilter& filter() const { return filter_; }
+  bool by_label() const { return !filter_.labels.empty(); }
+
+  // Whether an event of `kind` about `name` (empty: about no target) is for this watcher.
+  bool wants(WatchKind kind, std::string_view name) const {
+    if (!filter_.wants(kind))
+      return false;
+    if (name.empty())
+      return true;
+    return (named_.empty() || named_.contains(name)) && (!by_label() || labelled_.contains(name));
+  }
+  // The targets whose labels match, kept as targets come and go.
+  void note_target(std::string_view name, const std::map<std::string, std::string>& labels) {
+    if (by_label() && labels_match(filter_.labels, labels))
+      labelled_.emplace(name);
+  }
+  void forget_target(std::string_view name) {
+    if (const auto found = labelled_.find(name); found != labelled_.end())
+      labelled_.erase(found);
+  }
+
+  void set_wake(net::Wake wake) { wake_ = std::move(wake); }
+
+  void push(const std::shared_ptr<const std::string>& line) {
+    if (lines_ >= kMaxQueuedEvents) {
+      if (queue_.empty() || queue_.back().line)
+        queue_.push_back({nullptr, 0, now_text()});
+      ++queue_.back().dropped;
+      return;
+    }
+    const bool was_empty = queue_.empty();
+    queue_.push_back({line, 0, {}});
+    ++lines_;
+    if (was_empty && wake_)
+      wake_();
+  }
+
+  // The stream's next piece: what is queued, up to about kPieceBytes (empty: nothing yet).
+  std::string next() {
+    std::string piece;
+    while (!queue_.empty() && piece.size() < kPieceBytes) {
+      const Queued& front = queue_.front();
+      if (front.line) {
+        piece += *front.line;
+        --lines_;
+      } else {
+        piece += line_of({{"event", "dropped"}, {"time", front.since}, {"count", front.dropped}});
+      }
+      queue_.pop_front();
+    }
+    return piece;
+  }
+
+ private:
+  // A line, or (line null) a gap of `dropped` events from `since` on.
+  struct Queued {
+    std::shared_ptr<const std::string> line;
+    std::uint64_t dropped;
+    std::string since;
+  };
+
+  const WatchFilter filter_;
+  const NameSet named_;
+  NameSet labelled_;
+  std::deque<Queued> queue_;
+  std::size_t lines_ = 0;
+  net::Wake wake_{};
+};
+
+// ---- the hub -----------------------------------------------------------------------------------
+
+WatchHub::WatchHub(Backend& backend) : backend_(backend) {
+  subscription_ =
+      backend.feed().subscribe("watch", [this](const results::Event& event) { on_event(event); });
+}
+
+WatchHub::~WatchHub() = default;
+
+std::size_t WatchHub::watchers() const {
+  return static_cast<std::size_t>(std::count_if(watchers_.begin(), watchers_.end(),
+                                                [](const auto& weak) { return !weak.expired(); }));
+}
+
+json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
+  auto watcher = std::make_shared<Watcher>(std::move(filter));
+  if (watcher->by_label()) {
+    backend_.for_each_target([&](const TargetView& target) {
+      watcher->note_target(target.config.name, target.config.labels);
+    });
+  }
+  watcher->set_wake(
+      reply("", [watcher]() -> std::optional<std::string> { return watcher->next(); }));
+  std::erase_if(watchers_, [](const auto& weak) { return weak.expired(); });
+  watchers_.push_back(watcher);
+
+  const WatchFilter& watching = watcher->filter();
+  json events = json::array();
+  for (std::size_t kind = 0; kind < kWatchKinds; ++kind) {
+    if (watching.kinds[kind])
+      events.push_back(kKindNames[kind]);
+  }
+  json states = json::object();
+  for (const auto& name : watching.targets) {
+    const auto target = backend_.find_target(name);
+    states[name] =
+        target ? json(std::string(results::to_string(target->results.state()))) : json(nullptr);
+  }
+  return {
+      {"watching", {{"targets", watching.targets}, {"label", watching.labels}, {"events", events}}},
+      {"states", states}};
+}
+
+std::optional<WatchKind> WatchHub::kind_of(const results::Event& event) {
+  switch (event.kind) {
+    case results::EventKind::recorded:
+      if (!event.result)
+        return std::nullopt;
+      return event.change != nullptr ? WatchKind::state : WatchKind::result;
+    case results::EventKind::added:
+      return WatchKind::added;
+    case results::EventKind::removed:
+      return WatchKind::removed;
+    case results::EventKind::reloaded:
+      return WatchKind::reload;
+    case results::EventKind::stopping:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::string WatchHub::format(const results::Event& event, WatchKind kind) const {
+  const auto kind_name = kKindNames[static_cast<std::size_t>(kind)];
+  if (kind == WatchKind::reload) {
+    return line_of(
+        {{"event", kind_name}, {"time", now_text()}, {"ok", event.ok}, {"summary", event.detail}});
+  }
+  if (kind == WatchKind::added || kind == WatchKind::removed) {
+    return line_of({{"event", kind_name},
+                    {"time", now_text()},
+                    {"target", event.name},
+                    {"state", results::to_string(event.state)},
+                    {"enabled", event.enabled}});
+  }
+  const auto& full = *event.result;
+  const auto entry = results::make_compact_entry(full.result, !full.failed_expectation.empty());
+  json body = {{"event", kind_name},
+               {"time", http::format_utc(full.result.started)},
+               {"target", event.name},
+               {"state", results::to_string(event.state)},
+               {"outcome", results::to_string(full.outcome)},
+               {"status", entry.status != 0 ? json(entry.status) : json(nullptr)},
+               {"total_us", entry.total_us != results::CompactEntry::kAbsent ? json(entry.total_us)
+                                                                             : json(nullptr)},
+               {"reason", full.reason()}};
+  if (const auto* change = event.change) {
+    body["from"] = results::to_string(change->from);
+    body["from_lasted_us"] = change->previous_state_lasted.count();
+    json from_reason = nullptr;
+    if (change->from == results::State::down) {
+      // Back up: why it was down is the latest failure, the attempt before this success.
+      const auto target = backend_.find_target(event.name);
+      if (const auto failure = target ? target->results.latest_failure() : nullptr)
+        from_reason = failure->reason();
+    }
+    body["from_reason"] = std::move(from_reason);
+  }
+  return line_of(body);
+}
+
+void WatchHub::on_event(const results::Event& event) {
+  if (watchers_.empty())
+    return;
+  const auto kind = kind_of(event);
+  if (!kind)
+    return;
+  // A new target's labels, for the watchers that filter by label; looked up once.
+  std::optional<std::map<std::string, std::string>> labels;
+  std::shared_ptr<const std::string> line;  // formatted once, for the first watcher that wants it
+  bool expired = false;
+  for (const auto& weak : watchers_) {
+    const auto watcher = weak.lock();
+    if (!watcher) {
+      expired = true;
+      continue;
+    }
+    if (*kind == WatchKind::added && watcher->by_label()) {
+      if (!labels) {
+        const auto target = backend_.find_target(event.name);
+        labels = target ? target->config.labels : std::map<std::string, std::string>{};
+      }
+      watcher->note_target(event.name, *labels);
+    }
+    if (watcher->wants(*kind, event.name)) {
+      if (!line)
+        line = std::make_shared<const std::string>(format(event, *kind));
+      watcher->push(line);
+    }
+    if (*kind == WatchKind::removed)
+      watcher->forget_target(event.name);
+  }
+  if (expired)
+    std::erase_if(watchers_, [](const auto& weak) { return weak.expired(); });
+}
+
+}  // namespace fetchd::control

@@ -1,0 +1,72 @@
+#pragma once
+
+// `watch`: a control connection turned into a stream of events, one JSON line each
+// (docs/control-protocol.md, "watch"). One hub per control server subscribes to the results feed
+// and formats each event once; every watcher whose filter wants it queues the same line. A watcher
+// queues at most kMaxQueuedEvents lines: past that it counts what it drops, and its client reads a
+// `dropped` event with the count where the gap is. A slow reader costs its own queue, never the
+// loop or the other watchers.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/expected.h"
+#include "control/backend.h"
+#include "net/listener.h"
+#include "results/feed.h"
+
+namespace fetchd::control {
+
+inline constexpr std::size_t kMaxQueuedEvents = 4096;
+
+enum class WatchKind : std::uint8_t { result, state, added, removed, reload };
+inline constexpr std::size_t kWatchKinds = 5;
+
+struct WatchFilter {
+  std::vector<std::string> targets{};           // empty: every target
+  std::map<std::string, std::string> labels{};  // every key/value must match
+  std::array<bool, kWatchKinds> kinds{true, true, true, true, true};
+  bool wants(WatchKind kind) const { return kinds[static_cast<std::size_t>(kind)]; }
+};
+
+// The args of `watch`: {"targets": [NAME...], "label": {KEY: VALUE}, "events": [KIND...]}, each
+// optional. The error is bad_request's message.
+Expected<WatchFilter> parse_watch_filter(const nlohmann::json& args);
+
+class Watcher;
+
+class WatchHub {
+ public:
+  // Subscribes to backend.feed().
+  explicit WatchHub(Backend& backend);
+  ~WatchHub();
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
+
+  // Streams the events `filter` wants into `reply` (reserved after the request's own reply) from
+  // now on, until the connection closes. Returns the request's result: the filter in effect and,
+  // for each target named in it, its state now (null when there is no such target yet), so that
+  // a client waiting for a state loses nothing between asking and watching.
+  nlohmann::json start(WatchFilter filter, const net::LiveReply& reply);
+
+  std::size_t watchers() const;
+
+ private:
+  static std::optional<WatchKind> kind_of(const results::Event& event);
+  std::string format(const results::Event& event, WatchKind kind) const;
+  void on_event(const results::Event& event);
+
+  Backend& backend_;
+  std::vector<std::weak_ptr<Watcher>> watchers_;
+  results::Feed::Subscription subscription_;
+};
+
+}  // namespace fetchd::control
