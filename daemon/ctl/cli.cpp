@@ -8,9 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/version.h"
+#include "config/duration.h"
 #include "control/protocol_limits.h"
 #include "ctl/commands.h"
 #include "ctl/options.h"
+#include "ctl/render.h"
 #include "ctl/transport.h"
 
 namespace fetchd::ctl {
@@ -135,6 +137,88 @@ int answer(const std::string& reply_line, const Command& command, const Request&
   return success;
 }
 
+// The reply of a watch, checked: null when it is a refusal (printed) or not a reply (reported),
+// and `status` says how fetchctl ends.
+std::optional<nlohmann::json> watch_reply(const std::string& reply_line, const Command& command,
+                                          bool json, int& status) {
+  const auto reply = nlohmann::json::parse(reply_line, nullptr, /*allow_exceptions=*/false);
+  if (!reply.is_object() || !reply.contains("ok") || !reply["ok"].is_boolean()) {
+    status = unreachable("not a control protocol reply from fetchd: " + excerpt(reply_line),
+                         command, json);
+    return std::nullopt;
+  }
+  if (reply["ok"] == false) {
+    write(stderr, json ? reply_line + "\n" : render_error(reply.value("error", nlohmann::json())));
+    status = kExitRefused;
+    return std::nullopt;
+  }
+  return reply.value("result", nlohmann::json::object());
+}
+
+// watch and wait: the request, its reply, then one event per line until fetchctl is done.
+int stream_events(const Invocation& invocation, const Command& command, const Request& request,
+                  const std::string& line) {
+  using Clock = Connection::Clock;
+  const bool json = invocation.global.json;
+  const auto timeout = invocation.global.timeout.value_or(kDefaultTimeout);
+  auto connection = Connection::open(invocation.global.socket, timeout);
+  if (!connection)
+    return unreachable(connection.error().message, command, json);
+  const auto sent = connection->send_line(line, Clock::now() + timeout);
+  auto reply_line = connection->read_line(Clock::now() + timeout);
+  if (!reply_line) {
+    return unreachable(
+        sent && *sent ? reply_line.error().message : std::string("fetchd did not take the request"),
+        command, json);
+  }
+  int status = kExitOk;
+  const auto result = watch_reply(*reply_line, command, json, status);
+  if (!result)
+    return status;
+
+  const bool waiting = !request.awaited_state.empty();
+  const std::string name = waiting ? request.args["targets"][0].get<std::string>() : "";
+  if (waiting) {
+    const auto states = result->value("states", nlohmann::json::object());
+    const auto now = states.find(name);
+    if (now == states.end() || !now->is_string()) {
+      write(stderr, "fetchctl: no target named \"" + name + "\"\n");
+      return kExitRefused;
+    }
+    if (*now == request.awaited_state)
+      return kExitOk;
+  }
+  const auto until = waiting ? Clock::now() + request.wait_timeout : Clock::time_point::max();
+  const RenderContext context{.now = std::chrono::system_clock::now(), .colour = colour_wanted()};
+  for (;;) {
+    auto event_line = connection->read_line(until);
+    if (!event_line && event_line.error().end == ReadEnd::timeout) {
+      write(stderr, "fetchctl: " + name + " did not become " + request.awaited_state + " within " +
+                        config::format_duration(request.wait_timeout) + "\n");
+      return kExitRefused;
+    }
+    if (!event_line) {
+      return unreachable(event_line.error().end == ReadEnd::closed
+                             ? std::string("fetchd closed the connection (is it stopping?)")
+                             : event_line.error().message,
+                         command, json);
+    }
+    const auto event = nlohmann::json::parse(*event_line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object())
+      return unreachable("not an event from fetchd: " + excerpt(*event_line), command, json);
+    const std::string kind = event.value("event", "");
+    if (!waiting || kind == "state")
+      write(stdout, json ? *event_line + "\n" : render_event(event, context));
+    std::fflush(stdout);
+    if (waiting && kind == "state" && event.value("state", "") == request.awaited_state)
+      return kExitOk;
+    if (waiting && kind == "removed") {
+      write(stderr, "fetchctl: " + name + " was removed\n");
+      return kExitRefused;
+    }
+  }
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
@@ -175,6 +259,8 @@ int run(const std::vector<std::string>& args) {
                        command);
   }
 
+  if (request->streams)
+    return stream_events(invocation, *command, *request, line);
   const auto timeout = invocation.global.timeout.value_or(
       request->waits_for_fetch ? kFetchWaitTimeout : kDefaultTimeout);
   auto reply_line = exchange(invocation.global.socket, line, timeout);

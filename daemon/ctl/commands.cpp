@@ -79,6 +79,31 @@ constexpr std::array kCommands = {
         .render = render_reload,
     },
     Command{
+        .name = "watch",
+        .usage = "watch [NAME...] [--label KEY=VALUE]... [--events KIND,...]",
+        .summary = "follow results, state changes, targets added and removed, reloads as they "
+                   "happen",
+        .details =
+            "  NAME               only these targets (default: every target)\n"
+            "  --label KEY=VALUE  only targets with this label (repeat: all must match)\n"
+            "  --events KINDS     only these kinds, comma-separated: result (every attempt),\n"
+            "                     state (attempts that changed the state), added, removed,\n"
+            "                     reload\n"
+            "  With --json, one event object per line (NDJSON). Runs until interrupted or\n"
+            "  fetchd stops (exit status 3).\n",
+        .build = build_watch,
+    },
+    Command{
+        .name = "wait",
+        .usage = "wait NAME [--state STATE] [--timeout DUR]",
+        .summary = "wait until a target reaches a state (for deployment scripts)",
+        .details = "  --state STATE  up (default), down or unknown\n"
+                   "  --timeout DUR  how long to wait at most (default 30s)\n"
+                   "  Exit status 0 once the target is in the state (at once if it is already),\n"
+                   "  1 on the timeout, if there is no such target, or if it is removed.\n",
+        .build = build_wait,
+    },
+    Command{
         .name = "version",
         .usage = "version",
         .summary = "fetchctl's and fetchd's versions",
@@ -142,8 +167,8 @@ std::string usage_text() {
       "  --timeout DUR  how long to wait for the daemon (default 10s)\n"
       "  -h, --help     this help; `fetchctl COMMAND --help` describes one command\n"
       "\n"
-      "Exit status: 0 ok, 1 fetchd refused the request, 2 usage error, 3 cannot reach fetchd,\n"
-      "4 the fetch of `fetch --wait` failed.\n";
+      "Exit status: 0 ok, 1 fetchd refused the request (`wait`: also the timeout), 2 usage\n"
+      "error, 3 cannot reach fetchd, 4 the fetch of `fetch --wait` failed.\n";
   return out;
 }
 

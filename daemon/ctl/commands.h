@@ -26,7 +26,7 @@ struct Command {
   std::string_view summary{};  // one line
   std::string_view details{};  // the options, one per line, for `fetchctl COMMAND --help`
   Builder build = nullptr;     // nullptr: answered locally (help)
-  Renderer render = nullptr;
+  Renderer render = nullptr;   // nullptr for the streams (watch, wait): each event is rendered
 };
 
 std::span<const Command> commands();

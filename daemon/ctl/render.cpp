@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 
@@ -484,6 +485,55 @@ std::string render_reload(const json& result, const Request&, const RenderContex
     line(out, "  changed", names_text(changed));
   pending_restart(out, result);
   return out;
+}
+
+std::string render_event(const json& event, const RenderContext& context) {
+  const std::string kind = text_of(event, "event");
+  // The time of day of the daemon's UTC time: "12:00:01.204".
+  const std::string time = text_of(event, "time");
+  std::string out = time.size() >= 23 ? time.substr(11, 12) : time;
+  // "UP", coloured as list colours "up".
+  const auto with_state = [&](std::string_view key) {
+    const std::string state = text_of(event, key);
+    std::string shown = state;
+    std::transform(shown.begin(), shown.end(), shown.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (!context.colour)
+      return shown;
+    return std::string(state_colour(state)) + shown + std::string(kColourReset);
+  };
+  if (kind == "result" || kind == "state") {
+    out += " " + text_of(event, "target") + " " + with_state("state") + " ";
+    if (text_of(event, "outcome") == "ok")
+      out += integer_text(event, "status") + " " + latency_of(event, "total_us");
+    else
+      out += text_of(event, "reason");
+    if (kind == "state") {
+      const auto lasted = integer_of(event, "from_lasted_us");
+      out += " (was " + with_state("from") +
+             (lasted ? " " + config::format_for_people(std::chrono::microseconds(*lasted),
+                                                       config::Precision::seconds)
+                     : std::string()) +
+             (field(event, "from_reason") != nullptr ? ": " + text_of(event, "from_reason") : "") +
+             ")";
+    }
+  } else if (kind == "added") {
+    out += " " + text_of(event, "target") + " added (" + text_of(event, "state") +
+           (field(event, "enabled") != nullptr && event["enabled"] == false ? ", disabled" : "") +
+           ")";
+  } else if (kind == "removed") {
+    out += " " + text_of(event, "target") + " removed";
+  } else if (kind == "reload") {
+    const std::string summary = text_of(event, "summary");
+    out += " reload" + std::string(event.value("ok", true) ? ": " : " ") +
+           summary.substr(0, summary.find('\n'));
+  } else if (kind == "dropped") {
+    out += " dropped " + integer_text(event, "count") +
+           " events here: fetchctl did not read them fast enough";
+  } else {
+    out += " " + kind + " " + clean(event.dump());
+  }
+  return out + "\n";
 }
 
 std::string render_error(const json& error) {

@@ -45,6 +45,10 @@ std::string render_fetch(const nlohmann::json& result, const Request& request,
 std::string render_reload(const nlohmann::json& result, const Request& request,
                           const RenderContext& context);
 
+// One event of watch for people: "12:00:01.204 web UP 200 0.4ms (was DOWN 3m12s: connect to
+// 10.0.0.1:80: Connection refused)" (the time of day in UTC, as the daemon's times).
+std::string render_event(const nlohmann::json& event, const RenderContext& context);
+
 // A refusal for stderr: "fetchctl: not_found: no target named "x"" and one indented line per
 // detail.
 std::string render_error(const nlohmann::json& error);

@@ -1,6 +1,7 @@
 #include "ctl/requests.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "config/duration.h"
@@ -319,6 +320,80 @@ Expected<Request> build_add(const Args& args) {
     full["expect"] = {{"status", statuses.size() == 1 ? statuses[0] : statuses}};
   }
   return Request{.cmd = "add", .args = {{"target", std::move(full)}}};
+}
+
+Expected<Request> build_watch(const Args& args) {
+  constexpr std::array<std::string_view, 5> kKinds{"result", "state", "added", "removed", "reload"};
+  ArgCursor cursor(args);
+  nlohmann::json targets = nlohmann::json::array();
+  nlohmann::json labels = nlohmann::json::object();
+  nlohmann::json events = nlohmann::json::array();
+  while (cursor.more()) {
+    std::string value;
+    if (cursor.option("--label", value)) {
+      add_label(cursor, value, labels);
+    } else if (cursor.option("--events", value)) {
+      std::string_view rest = value;
+      while (!cursor.failed()) {
+        const auto comma = rest.find(',');
+        const std::string kind = trim(rest.substr(0, comma));
+        if (std::find(kKinds.begin(), kKinds.end(), kind) == kKinds.end())
+          cursor.fail("--events \"" + value +
+                      "\": expected kinds among result, state, added, removed, reload, "
+                      "separated by commas");
+        else
+          events.push_back(kind);
+        if (comma == std::string_view::npos)
+          break;
+        rest.remove_prefix(comma + 1);
+      }
+    } else if (cursor.positional(value)) {
+      targets.push_back(value);
+    } else {
+      cursor.reject_current();
+    }
+  }
+  if (cursor.failed())
+    return failed(cursor);
+  nlohmann::json request_args = nlohmann::json::object();
+  if (!targets.empty())
+    request_args["targets"] = std::move(targets);
+  if (!labels.empty())
+    request_args["label"] = std::move(labels);
+  if (!events.empty())
+    request_args["events"] = std::move(events);
+  Request request{.cmd = "watch", .streams = true};
+  if (!request_args.empty())
+    request.args = std::move(request_args);
+  return request;
+}
+
+Expected<Request> build_wait(const Args& args) {
+  ArgCursor cursor(args);
+  std::string state = "up";
+  std::chrono::milliseconds timeout{30'000};
+  auto name = read_name(cursor, [&](ArgCursor& in) {
+    std::string value;
+    if (in.option("--state", value)) {
+      if (value != "up" && value != "down" && value != "unknown")
+        in.fail("--state \"" + value + "\": expected up, down or unknown");
+      state = value;
+      return true;
+    }
+    if (in.option("--timeout", value)) {
+      if (check_duration(in, "--timeout", value))
+        timeout = *config::parse_duration(value);
+      return true;
+    }
+    return false;
+  });
+  if (!name)
+    return name.error();
+  return Request{.cmd = "watch",
+                 .args = {{"targets", {*name}}, {"events", {"state", "removed"}}},
+                 .streams = true,
+                 .awaited_state = state,
+                 .wait_timeout = timeout};
 }
 
 }  // namespace fetchd::ctl

@@ -3,6 +3,7 @@
 // One function per command: its arguments (after the command name) to a control request, or a
 // usage error saying what is wrong. Pure; no IO.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct Request {
   // `fetch --wait`: the reply comes when the fetch is over, so the default deadline covers the
   // longest a target's fetch may take.
   bool waits_for_fetch = false;
+  // watch and wait: after the reply the connection carries events, until fetchctl ends it.
+  bool streams = false;
+  // wait: the state awaited, and for how long at most.
+  std::string awaited_state{};
+  std::chrono::milliseconds wait_timeout{30'000};
 };
 
 using Args = std::vector<std::string>;
@@ -39,5 +45,9 @@ Expected<Request> build_fetch(const Args& args);
 //   [--header 'NAME: VALUE']... [--insecure] [--expect-status LIST], or --json TARGET: the
 //   target as a configuration `targets` entry, sent as {"target": ...}.
 Expected<Request> build_add(const Args& args);
+// [NAME...] [--label KEY=VALUE]... [--events KIND,...]
+Expected<Request> build_watch(const Args& args);
+// NAME [--state up|down|unknown] [--timeout DUR]: a watch of NAME's state changes.
+Expected<Request> build_wait(const Args& args);
 
 }  // namespace fetchd::ctl

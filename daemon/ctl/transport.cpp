@@ -10,27 +10,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <utility>
 
 namespace fetchd::ctl {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Clock = Connection::Clock;
 
 std::string system_error(int error) {
   return std::strerror(error);
@@ -110,79 +96,121 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-Expected<std::string> exchange(const std::string& socket_path, std::string_view request_line,
-                               std::chrono::milliseconds timeout, std::size_t max_reply_bytes) {
-  const auto deadline = Clock::now() + timeout;
+Connection::Connection(int fd) : fd_(fd) {}
+
+Connection::Connection(Connection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), pending_(std::move(other.pending_)) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+Expected<Connection> Connection::open(const std::string& socket_path,
+                                      std::chrono::milliseconds timeout) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof address.sun_path)
     return Error{"socket path " + socket_path + " is too long"};
   std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
 
-  Fd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (socket.get() < 0)
+  Connection connection(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connection.fd_ < 0)
     return Error{"cannot create a socket: " + system_error(errno)};
 
   // connect() on a Unix socket waits while the listener's queue is full, bounded by SO_SNDTIMEO.
   timeval send_timeout{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
                        .tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  ::setsockopt(socket.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+  ::setsockopt(connection.fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  if (::connect(connection.fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
     return Error{connect_message(errno, socket_path, timeout)};
-  ::fcntl(socket.get(), F_SETFL, ::fcntl(socket.get(), F_GETFL) | O_NONBLOCK);
+  ::fcntl(connection.fd_, F_SETFL, ::fcntl(connection.fd_, F_GETFL) | O_NONBLOCK);
+  return connection;
+}
 
-  std::string out(request_line);
+Expected<bool> Connection::send_line(std::string_view line, Clock::time_point deadline) {
+  std::string out(line);
   out += '\n';
   std::size_t sent = 0;
-  bool write_failed = false;
   while (sent < out.size()) {
-    const ssize_t count = ::send(socket.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    const ssize_t count = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (count > 0) {
       sent += static_cast<std::size_t>(count);
       continue;
     }
     if (count < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_for(socket.get(), POLLOUT, deadline))
-        return Error{"fetchd did not take the request within " + seconds_text(timeout) +
-                     " (--timeout to wait longer)"};
+      if (!wait_for(fd_, POLLOUT, deadline))
+        return Error{"fetchd did not take the request in time"};
       continue;
     }
-    // The daemon may have closed after sending a reply of its own (busy): read it below.
-    write_failed = true;
-    break;
+    // The daemon may have closed after sending a reply of its own (busy): the caller reads it.
+    return false;
   }
+  return true;
+}
 
-  std::string reply;
+Expected<std::string, ReadFailure> Connection::read_line(Clock::time_point deadline,
+                                                         std::size_t max_bytes) {
   std::array<char, 65536> buffer{};
   for (;;) {
-    const ssize_t count = ::recv(socket.get(), buffer.data(), buffer.size(), 0);
+    if (const auto newline = pending_.find('\n'); newline != std::string::npos) {
+      std::string line = pending_.substr(0, newline);
+      pending_.erase(0, newline + 1);
+      return line;
+    }
+    if (pending_.size() > max_bytes) {
+      return ReadFailure{ReadEnd::too_large,
+                         "the reply from fetchd is larger than " +
+                             std::to_string(max_bytes / (std::size_t{1024} * 1024)) +
+                             " MiB, giving up"};
+    }
+    const ssize_t count = ::recv(fd_, buffer.data(), buffer.size(), 0);
     if (count > 0) {
-      const auto newline =
-          std::string_view(buffer.data(), static_cast<std::size_t>(count)).find('\n');
-      reply.append(buffer.data(),
-                   newline == std::string_view::npos ? static_cast<std::size_t>(count) : newline);
-      if (reply.size() > max_reply_bytes)
-        return Error{"the reply from fetchd is larger than " +
-                     std::to_string(max_reply_bytes / (std::size_t{1024} * 1024)) +
-                     " MiB, giving up"};
-      if (newline != std::string_view::npos)
-        return reply;
+      pending_.append(buffer.data(), static_cast<std::size_t>(count));
       continue;
     }
     if (count == 0) {
-      if (write_failed && reply.empty())
-        return Error{"fetchd closed the connection before taking the request"};
-      return Error{reply.empty() ? "fetchd closed the connection without replying"
-                                 : "fetchd closed the connection in the middle of its reply"};
+      return pending_.empty() ? ReadFailure{ReadEnd::closed, "fetchd closed the connection"}
+                              : ReadFailure{ReadEnd::closed_mid_line,
+                                            "fetchd closed the connection in the middle of a line"};
     }
     if (errno == EAGAIN || errno == EINTR) {
-      if (!wait_for(socket.get(), POLLIN, deadline))
-        return Error{"no reply from fetchd within " + seconds_text(timeout) +
-                     " (--timeout to wait longer)"};
+      if (!wait_for(fd_, POLLIN, deadline))
+        return ReadFailure{ReadEnd::timeout, "nothing from fetchd in time"};
       continue;
     }
-    return Error{"reading the reply from fetchd: " + system_error(errno)};
+    return ReadFailure{ReadEnd::failed, "reading the reply from fetchd: " + system_error(errno)};
   }
+}
+
+Expected<std::string> exchange(const std::string& socket_path, std::string_view request_line,
+                               std::chrono::milliseconds timeout, std::size_t max_reply_bytes) {
+  const auto deadline = Clock::now() + timeout;
+  auto connection = Connection::open(socket_path, timeout);
+  if (!connection)
+    return connection.error();
+  const auto sent = connection->send_line(request_line, deadline);
+  if (!sent) {
+    return Error{"fetchd did not take the request within " + seconds_text(timeout) +
+                 " (--timeout to wait longer)"};
+  }
+  auto reply = connection->read_line(deadline, max_reply_bytes);
+  if (reply)
+    return std::move(*reply);
+  switch (reply.error().end) {
+    case ReadEnd::timeout:
+      return Error{"no reply from fetchd within " + seconds_text(timeout) +
+                   " (--timeout to wait longer)"};
+    case ReadEnd::closed:
+      return Error{*sent ? "fetchd closed the connection without replying"
+                         : "fetchd closed the connection before taking the request"};
+    case ReadEnd::closed_mid_line:
+      return Error{"fetchd closed the connection in the middle of its reply"};
+    case ReadEnd::too_large:
+    case ReadEnd::failed:
+      break;
+  }
+  return Error{reply.error().message};
 }
 
 }  // namespace fetchd::ctl
