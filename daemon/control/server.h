@@ -31,6 +31,7 @@ struct ServerOptions {
   std::size_t max_clients = 64;
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_unwritten = std::size_t{1024} * 1024;
+  std::size_t max_queued_events = kMaxQueuedEvents;  // per watch (watch.h)
 };
 
 class Server final : private net::Protocol {

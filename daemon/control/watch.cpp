@@ -91,8 +91,10 @@ Expected<WatchFilter> parse_watch_filter(const json& args) {
 
 class Watcher {
  public:
-  explicit Watcher(WatchFilter filter)
-      : filter_(std::move(filter)), named_(filter_.targets.begin(), filter_.targets.end()) {}
+  Watcher(WatchFilter filter, std::size_t max_queued)
+      : filter_(std::move(filter)),
+        named_(filter_.targets.begin(), filter_.targets.end()),
+        max_queued_(max_queued) {}
 
   const WatchFilter& filter() const { return filter_; }
   bool by_label() const { return !filter_.labels.empty(); }
@@ -118,7 +120,7 @@ class Watcher {
   void set_wake(net::Wake wake) { wake_ = std::move(wake); }
 
   void push(const std::shared_ptr<const std::string>& line) {
-    if (lines_ >= kMaxQueuedEvents) {
+    if (lines_ >= max_queued_) {
       if (queue_.empty() || queue_.back().line)
         queue_.push_back({nullptr, 0, now_text()});
       ++queue_.back().dropped;
@@ -157,6 +159,7 @@ class Watcher {
 
   const WatchFilter filter_;
   const NameSet named_;
+  const std::size_t max_queued_;
   NameSet labelled_;
   std::deque<Queued> queue_;
   std::size_t lines_ = 0;
@@ -165,7 +168,8 @@ class Watcher {
 
 // ---- the hub -----------------------------------------------------------------------------------
 
-WatchHub::WatchHub(Backend& backend) : backend_(backend) {
+WatchHub::WatchHub(Backend& backend, std::size_t max_queued)
+    : backend_(backend), max_queued_(max_queued) {
   subscription_ =
       backend.feed().subscribe("watch", [this](const results::Event& event) { on_event(event); });
 }
@@ -178,7 +182,7 @@ std::size_t WatchHub::watchers() const {
 }
 
 json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
-  auto watcher = std::make_shared<Watcher>(std::move(filter));
+  auto watcher = std::make_shared<Watcher>(std::move(filter), max_queued_);
   if (watcher->by_label()) {
     backend_.for_each_target([&](const TargetView& target) {
       watcher->note_target(target.config.name, target.config.labels);

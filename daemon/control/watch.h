@@ -45,8 +45,8 @@ class Watcher;
 
 class WatchHub {
  public:
-  // Subscribes to backend.feed().
-  explicit WatchHub(Backend& backend);
+  // Subscribes to backend.feed(). Each watcher queues at most `max_queued` lines.
+  explicit WatchHub(Backend& backend, std::size_t max_queued = kMaxQueuedEvents);
   ~WatchHub();
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
@@ -65,6 +65,7 @@ class WatchHub {
   void on_event(const results::Event& event);
 
   Backend& backend_;
+  const std::size_t max_queued_;
   std::vector<std::weak_ptr<Watcher>> watchers_;
   results::Feed::Subscription subscription_;
 };

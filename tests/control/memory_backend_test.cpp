@@ -1,68 +1,19 @@
 // The command table against a small in-memory backend: what each command makes of the backend's
 // typed outcomes (codes, messages, the snapshot's rendering), with no service, loop or socket.
 
+#include "control/memory_backend.h"
+
 #include <map>
 
 #include <gtest/gtest.h>
 
-#include "control/backend.h"
 #include "control/commands.h"
-#include "results/fake_results.h"
 
 namespace fetchd::control {
 namespace {
 
 using nlohmann::json;
 using results::test::kEpoch;
-
-class MemoryBackend final : public Backend {
- public:
-  struct Target {
-    config::TargetConfig config;
-    results::TargetResults results{results::FlapPolicy{}, 10, kEpoch};
-    bool runtime = false;
-  };
-
-  status::Snapshot snapshot() const override { return snapshot_; }
-  void for_each_target(const std::function<void(const TargetView&)>& visit) const override {
-    for (const auto& [name, target] : targets_)
-      visit(TargetView{target.config, target.results, target.runtime});
-  }
-  std::optional<TargetView> find_target(std::string_view name) const override {
-    const auto found = targets_.find(std::string(name));
-    if (found == targets_.end())
-      return std::nullopt;
-    return TargetView{found->second.config, found->second.results, found->second.runtime};
-  }
-  Expected<std::string, Refusal<AddRefused>> add_target(const json& target) override {
-    if (add_refusal_)
-      return *add_refusal_;
-    added_.push_back(target);
-    return std::string("added-name");
-  }
-  std::optional<Refusal<RemoveRefused>> remove_target(const std::string& name) override {
-    removed_.push_back(name);
-    return remove_refusal_;
-  }
-  FetchNow fetch_now(const std::string&, FetchDone done) override {
-    if (fetch_answer_ == FetchNow::started)
-      pending_fetch_ = std::move(done);
-    return fetch_answer_;
-  }
-  void reload(std::function<void(const status::ReloadReport&)> done) override { done(reload_); }
-  results::Feed& feed() override { return feed_; }
-
-  status::Snapshot snapshot_{};
-  std::map<std::string, Target> targets_;
-  std::optional<Refusal<AddRefused>> add_refusal_;
-  std::optional<Refusal<RemoveRefused>> remove_refusal_;
-  FetchNow fetch_answer_ = FetchNow::started;
-  FetchDone pending_fetch_;
-  status::ReloadReport reload_{};
-  std::vector<json> added_;
-  std::vector<std::string> removed_;
-  results::Feed feed_;
-};
 
 class MemoryBackendTest : public ::testing::Test {
  protected:
