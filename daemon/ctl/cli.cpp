@@ -206,16 +206,16 @@ int stream_events(const Invocation& invocation, const Command& command, const Re
     const auto event = nlohmann::json::parse(*event_line, nullptr, /*allow_exceptions=*/false);
     if (!event.is_object())
       return unreachable("not an event from fetchd: " + excerpt(*event_line), command, json);
-    const std::string kind = event.value("event", "");
+    const auto text = [&event](const char* key) {
+      const auto found = event.find(key);
+      return found != event.end() && found->is_string() ? found->get<std::string>() : "";
+    };
+    const std::string kind = text("event");
     if (!waiting || kind == "state")
       write(stdout, json ? *event_line + "\n" : render_event(event, context));
     std::fflush(stdout);
-    if (waiting && kind == "state" && event.value("state", "") == request.awaited_state)
+    if (waiting && kind == "state" && text("state") == request.awaited_state)
       return kExitOk;
-    if (waiting && kind == "removed") {
-      write(stderr, "fetchctl: " + name + " was removed\n");
-      return kExitRefused;
-    }
   }
 }
 

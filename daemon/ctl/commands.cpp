@@ -100,7 +100,8 @@ constexpr std::array kCommands = {
         .details = "  --state STATE  up (default), down or unknown\n"
                    "  --timeout DUR  how long to wait at most (default 30s)\n"
                    "  Exit status 0 once the target is in the state (at once if it is already),\n"
-                   "  1 on the timeout, if there is no such target, or if it is removed.\n",
+                   "  1 on the timeout, or if there is no such target when it starts. A target\n"
+                   "  changed by a reload starts over as unknown, and is waited for again.\n",
         .build = build_wait,
     },
     Command{

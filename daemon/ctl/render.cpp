@@ -519,14 +519,19 @@ std::string render_event(const json& event, const RenderContext& context) {
     }
   } else if (kind == "added") {
     out += " " + text_of(event, "target") + " added (" + text_of(event, "state") +
-           (field(event, "enabled") != nullptr && event["enabled"] == false ? ", disabled" : "") +
+           (field(event, "enabled") != nullptr && *field(event, "enabled") == false ? ", disabled"
+                                                                                    : "") +
            ")";
   } else if (kind == "removed") {
     out += " " + text_of(event, "target") + " removed";
   } else if (kind == "reload") {
-    const std::string summary = text_of(event, "summary");
-    out += " reload" + std::string(event.value("ok", true) ? ": " : " ") +
-           summary.substr(0, summary.find('\n'));
+    // A refusal lists every error, one per line: the first stands for them here.
+    const json* summary = field(event, "summary");
+    const std::string text =
+        summary != nullptr && summary->is_string() ? summary->get<std::string>() : std::string("-");
+    const json* ok = field(event, "ok");
+    out += " reload" + std::string(ok != nullptr && *ok == false ? " " : ": ") +
+           clean(text.substr(0, text.find('\n')));
   } else if (kind == "dropped") {
     out += " dropped " + integer_text(event, "count") +
            " events here: fetchctl did not read them fast enough";

@@ -390,7 +390,7 @@ Expected<Request> build_wait(const Args& args) {
   if (!name)
     return name.error();
   return Request{.cmd = "watch",
-                 .args = {{"targets", {*name}}, {"events", {"state", "removed"}}},
+                 .args = {{"targets", {*name}}, {"events", {"state"}}},
                  .streams = true,
                  .awaited_state = state,
                  .wait_timeout = timeout};

@@ -103,7 +103,7 @@ TEST_F(CommandsTest, HelpIsGeneratedFromTheTable) {
     EXPECT_FALSE(command["summary"].get<std::string>().empty());
   }
   EXPECT_EQ(names, (std::vector<std::string>{"version", "help", "status", "list", "show", "add",
-                                             "remove", "fetch", "reload"}));
+                                             "remove", "fetch", "reload", "watch"}));
   std::set<std::string> admin;
   for (const auto& command : result["commands"]) {
     if (command["access"] == "admin")

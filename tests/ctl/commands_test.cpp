@@ -51,6 +51,35 @@ TEST(CtlCommands, EveryCommandsRequest) {
   EXPECT_FALSE(find_command("fetch")->build({"api"})->waits_for_fetch);
 }
 
+TEST(CtlCommands, WatchAndWaitAreWatchRequestsThatStream) {
+  EXPECT_EQ(request_of("watch", {}), json::parse(R"({"id":7,"cmd":"watch"})"));
+  EXPECT_EQ(request_of("watch", {"api", "web", "--label", "env=prod", "--events", "state, reload"}),
+            json::parse(R"({"id":7,"cmd":"watch","args":{"targets":["api","web"],
+                           "label":{"env":"prod"},"events":["state","reload"]}})"));
+  EXPECT_EQ(request_of("wait", {"api"}),
+            json::parse(R"({"id":7,"cmd":"watch","args":{"targets":["api"],"events":["state"]}})"));
+  const auto wait = find_command("wait")->build({"api", "--state", "down", "--timeout", "2m"});
+  ASSERT_TRUE(wait);
+  EXPECT_TRUE(wait->streams);
+  EXPECT_EQ(wait->awaited_state, "down");
+  EXPECT_EQ(wait->wait_timeout, std::chrono::minutes(2));
+  const auto defaults = find_command("wait")->build({"api"});
+  EXPECT_EQ(defaults->awaited_state, "up");
+  EXPECT_EQ(defaults->wait_timeout, std::chrono::seconds(30));
+  EXPECT_TRUE(find_command("watch")->build({})->streams);
+  EXPECT_TRUE(find_command("watch")->build({})->awaited_state.empty());
+
+  EXPECT_EQ(error_of("watch", {"--events", "state,results"}),
+            "--events \"state,results\": expected kinds among result, state, added, removed, "
+            "reload, separated by commas");
+  EXPECT_EQ(error_of("wait", {}), "missing NAME");
+  EXPECT_EQ(error_of("wait", {"a", "b"}), "unexpected argument \"b\"");
+  EXPECT_EQ(error_of("wait", {"a", "--state", "sideways"}),
+            "--state \"sideways\": expected up, down or unknown");
+  EXPECT_EQ(error_of("wait", {"a", "--timeout", "soon"}).rfind("--timeout: expected a duration", 0),
+            0u);
+}
+
 TEST(CtlCommands, RequestLineIsOneLineInProtocolOrder) {
   const auto request = find_command("show")->build({"api"});
   EXPECT_EQ(request_line(*request, 1), R"({"id":1,"cmd":"show","args":{"name":"api"}})");

@@ -128,6 +128,43 @@ TEST(CtlRender, TextFromTheDaemonCannotDriveTheTerminal) {
   EXPECT_EQ(out.find('\033'), std::string::npos);
 }
 
+TEST(CtlRender, WatchEventsAreOneLineEachWithTheTimeOfDay) {
+  const auto render = [](const char* event, bool colour = false) {
+    return render_event(json::parse(event), at_fixed_now(colour));
+  };
+  EXPECT_EQ(render(R"({"event":"result","time":"2026-11-25T12:00:01.204Z","target":"web",
+                      "state":"up","outcome":"ok","status":200,"total_us":412,"reason":"200 OK"})"),
+            "12:00:01.204 web UP 200 0.41ms\n");
+  EXPECT_EQ(render(R"({"event":"state","time":"2026-11-25T12:00:01.204Z","target":"web",
+                      "state":"up","outcome":"ok","status":200,"total_us":412,"reason":"200 OK",
+                      "from":"down","from_lasted_us":192000000,
+                      "from_reason":"connect to 10.0.0.1:80: Connection refused"})"),
+            "12:00:01.204 web UP 200 0.41ms (was DOWN 3m12s: connect to 10.0.0.1:80: Connection "
+            "refused)\n");
+  EXPECT_EQ(render(R"({"event":"state","time":"2026-11-25T12:00:02.000Z","target":"api",
+                      "state":"down","outcome":"expectation","status":500,"total_us":900,
+                      "reason":"expectation failed: status 500 not in 200-399","from":"up",
+                      "from_lasted_us":7200000000,"from_reason":null})",
+                   true),
+            "12:00:02.000 api \033[31mDOWN\033[0m expectation failed: status 500 not in 200-399 "
+            "(was \033[32mUP\033[0m 2h)\n");
+  EXPECT_EQ(render(R"({"event":"added","time":"2026-11-25T12:00:03.000Z","target":"new",
+                      "state":"unknown","enabled":false})"),
+            "12:00:03.000 new added (unknown, disabled)\n");
+  EXPECT_EQ(render(R"({"event":"removed","time":"2026-11-25T12:00:03.000Z","target":"old",
+                      "state":"up","enabled":true})"),
+            "12:00:03.000 old removed\n");
+  EXPECT_EQ(render(R"({"event":"reload","time":"2026-11-25T12:00:04.000Z","ok":false,
+                      "summary":"refused: fetchd.json:3:5: bad\nand more"})"),
+            "12:00:04.000 reload refused: fetchd.json:3:5: bad\n");
+  EXPECT_EQ(render(R"({"event":"dropped","time":"2026-11-25T12:00:05.000Z","count":17})"),
+            "12:00:05.000 dropped 17 events here: fetchctl did not read them fast enough\n");
+  EXPECT_EQ(render(R"({"event":"result","time":"x","target":"t\u001b[2J","state":"down",
+                      "reason":"r"})"),
+            "x t?[2J DOWN r\n")
+      << "text from the daemon cannot drive the terminal";
+}
+
 TEST(CtlRender, Status) {
   EXPECT_EQ(render_status(test::status_result(test::fixed_now()), {}, at_fixed_now()),
             "fetchd 0.1.0, pid 1234, up 1h (since 2026-11-25T13:00:00.000Z)\n"

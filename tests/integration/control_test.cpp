@@ -228,7 +228,7 @@ TEST_F(ControlTest, EveryCommandAndErrorCodeOverTheSocket) {
   ASSERT_TRUE(client.connected());
 
   EXPECT_EQ(client.ok("version"), json({{"version", "0.1.0"}, {"protocol", 1}}));
-  EXPECT_EQ(client.ok("help")["commands"].size(), 9u);
+  EXPECT_EQ(client.ok("help")["commands"].size(), 10u);
 
   // fetch: with and without wait, busy, disabled, not_found.
   const auto fetched = client.ok("fetch", {{"name", "web"}, {"wait", true}});

@@ -186,7 +186,7 @@ TEST_F(FetchctlDaemonTest, VersionCommandsStatusListAndShowDescribeTheRunningDae
   const auto commands = ctl({"commands"});
   EXPECT_EQ(commands.exit_status, 0) << commands.err;
   const auto command_lines = lines_of(commands.out);
-  ASSERT_EQ(command_lines.size(), 10u) << commands.out;  // the heading and the daemon's 9
+  ASSERT_EQ(command_lines.size(), 11u) << commands.out;  // the heading and the daemon's 10
   EXPECT_EQ(words_of(command_lines[0]), Args({"USAGE", "ACCESS", "SUMMARY"}));
   EXPECT_CONTAINS(commands.out, "\nadd TARGET ");
   EXPECT_CONTAINS(commands.out, "\nreload ");
@@ -427,6 +427,80 @@ TEST_F(FetchctlDaemonTest, FetchRunsATargetNowAndWaitPrintsTheResult) {
   EXPECT_EQ(unknown.out, "");
   EXPECT_EQ(unknown.err, "fetchctl: not_found: no target named \"nope\"\n");
   EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
+}
+
+// ---- watch and wait ----------------------------------------------------------------------------
+
+// `later` is fetched only when asked (interval 1h) and is down until its page exists: the test
+// decides when its state changes, after the watching fetchctl has connected (the daemon's debug
+// line names the client's pid).
+TEST_F(FetchctlDaemonTest, WatchFollowsEventsAndWaitExitsOnceTheStateIsReachedOrOneOnTimeout) {
+  const auto page = nginx_->docroot() / "later.html";
+  std::filesystem::remove(page);
+  json later = {{"name", "later"},
+                {"url", nginx_->url("/later.html")},
+                {"interval", "1h"},
+                {"labels", {{"env", "test"}}}};
+  write_config(json::array({web(), refused(), later}), {{"log_level", "debug"}});
+  auto daemon = start_daemon();
+  EXPECT_EQ(ctl({"fetch", "later", "--wait"}).exit_status, 4);
+  ASSERT_TRUE(states_become({{"web", "up"}, {"closed", "down"}, {"later", "down"}}));
+
+  // Already in the state: at once, silently.
+  const auto up = ctl({"wait", "web"});
+  EXPECT_EQ(up.exit_status, 0) << up.err;
+  EXPECT_EQ(up.out, "");
+  const auto timed_out = ctl({"wait", "closed", "--timeout", "300ms"});
+  EXPECT_EQ(timed_out.exit_status, 1);
+  EXPECT_EQ(timed_out.err, "fetchctl: closed did not become up within 300ms\n");
+  const auto missing = ctl({"wait", "nope"});
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_EQ(missing.err, "fetchctl: no target named \"nope\"\n");
+  EXPECT_EQ(ctl({"wait", "closed", "--state", "up", "--bogus"}).exit_status, 2);
+
+  // A wait and two watches in the background, then the change.
+  const auto run_in_background = [&](const std::string& name, Args args) {
+    Args argv = {FETCHCTL_BINARY, "--socket", socket_path().string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto child = std::make_unique<test::ChildProcess>(argv, dir_.path() / (name + ".out"),
+                                                      std::vector<std::string>{"NO_COLOR=1"});
+    EXPECT_TRUE(daemon->wait_for_output("from pid " + std::to_string(child->pid()) + ",", 10s));
+    return child;
+  };
+  auto waiter = run_in_background("wait", {"wait", "later", "--timeout", "20s"});
+  auto watcher = run_in_background("watch", {"watch", "--label", "env=test"});
+  auto json_watcher =
+      run_in_background("watch-json", {"--json", "watch", "later", "--events", "state"});
+  test::write_file(page, "now it answers\n");
+  EXPECT_EQ(ctl({"fetch", "later", "--wait"}).exit_status, 0);
+  EXPECT_EQ(waiter->wait_exit(10s), std::optional<int>(0)) << waiter->output();
+  EXPECT_CONTAINS(waiter->output(), " later UP 200 ");
+  EXPECT_CONTAINS(waiter->output(), "(was DOWN ");
+  EXPECT_CONTAINS(waiter->output(), "expectation failed: status 404");
+
+  ASSERT_TRUE(json_watcher->wait_for_output("\n", 10s));
+  const auto event =
+      json::parse(json_watcher->output().substr(0, json_watcher->output().find('\n')));
+  EXPECT_EQ(event["event"], "state");
+  EXPECT_EQ(event["target"], "later");
+  EXPECT_EQ(event["state"], "up");
+  EXPECT_EQ(event["from"], "down");
+  EXPECT_EQ(event["status"], 200);
+
+  // The label watch sees later's result and a reload; not web's or closed's results.
+  test::write_file(page, "still answering\n");
+  daemon->signal(SIGHUP);
+  ASSERT_TRUE(watcher->wait_for_output(" reload: 0 added, 0 removed, 0 changed, 3 unchanged", 10s))
+      << watcher->output();
+  EXPECT_CONTAINS(watcher->output(), " later UP 200 ");
+  EXPECT_EQ(watcher->output().find(" web "), std::string::npos) << watcher->output();
+  EXPECT_EQ(watcher->output().find(" closed "), std::string::npos) << watcher->output();
+
+  // The watches end when fetchd stops: exit status 3, and why.
+  EXPECT_EQ(test::stop_daemon(*daemon).exit_status, 0);
+  EXPECT_EQ(watcher->wait_exit(10s), std::optional<int>(3));
+  EXPECT_CONTAINS(watcher->output(), "fetchctl: fetchd closed the connection (is it stopping?)");
+  std::filesystem::remove(page);
 }
 
 // ---- reload ------------------------------------------------------------------------------------
