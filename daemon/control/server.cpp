@@ -16,7 +16,7 @@ namespace fetchd::control {
 
 Server::Server(asio::io_context& loop, Backend& backend, ServerOptions options)
     : backend_(backend),
-      watches_(backend, options.max_queued_events),
+      watches_(loop.get_executor(), backend, options.max_queued_events),
       options_(std::move(options)),
       listener_(loop, *this,
                 {"control", options_.max_clients, options_.idle_timeout, options_.max_unwritten,

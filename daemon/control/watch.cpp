@@ -118,34 +118,53 @@ class Watcher {
   }
 
   void set_wake(net::Wake wake) { wake_ = std::move(wake); }
-
-  void push(const std::shared_ptr<const std::string>& line) {
-    if (lines_ >= max_queued_) {
-      if (queue_.empty() || queue_.back().line)
-        queue_.push_back({nullptr, 0, now_text()});
-      ++queue_.back().dropped;
-      return;
-    }
-    const bool was_empty = queue_.empty();
-    queue_.push_back({line, 0, {}});
-    ++lines_;
-    if (was_empty && wake_)
+  // What is queued may be written now.
+  void wake() {
+    wake_asked_ = false;
+    writable_ = true;
+    if (wake_)
       wake_();
   }
 
-  // The stream's next piece: what is queued, up to about kPieceBytes (empty: nothing yet).
+  // Queues a line; true when the watcher needs a wake for it (it has none asked for yet).
+  bool push(const std::shared_ptr<const std::string>& line) {
+    if (lines_ >= max_queued_) {
+      if (queue_.empty() || queue_.back().line)
+        queue_.push_back({nullptr, 0, std::chrono::system_clock::now()});
+      ++queue_.back().dropped;
+    } else {
+      queue_.push_back({line, 0, {}});
+      ++lines_;
+    }
+    if (writable_ || wake_asked_)
+      return false;
+    wake_asked_ = true;
+    return true;
+  }
+
+  // The stream's next piece: what is queued, up to about kPieceBytes, once woken (empty: nothing
+  // to write until the next wake). Lines that come while the piece is written wait for the next
+  // wake, so they go out together.
   std::string next() {
+    if (!writable_)
+      return {};
     std::string piece;
+    piece.reserve(std::min(queue_.size() * (queue_.front().line ? queue_.front().line->size() : 64),
+                           kPieceBytes) +
+                  1024);
     while (!queue_.empty() && piece.size() < kPieceBytes) {
       const Queued& front = queue_.front();
       if (front.line) {
         piece += *front.line;
         --lines_;
       } else {
-        piece += line_of({{"event", "dropped"}, {"time", front.since}, {"count", front.dropped}});
+        piece += line_of({{"event", "dropped"},
+                          {"time", http::format_utc(front.since)},
+                          {"count", front.dropped}});
       }
       queue_.pop_front();
     }
+    writable_ = !queue_.empty();
     return piece;
   }
 
@@ -154,7 +173,7 @@ class Watcher {
   struct Queued {
     std::shared_ptr<const std::string> line;
     std::uint64_t dropped;
-    std::string since;
+    std::chrono::system_clock::time_point since;
   };
 
   const WatchFilter filter_;
@@ -164,12 +183,20 @@ class Watcher {
   std::deque<Queued> queue_;
   std::size_t lines_ = 0;
   net::Wake wake_{};
+  bool writable_ = false;    // woken, and not yet emptied
+  bool wake_asked_ = false;  // in the hub's list for the next wake
 };
 
 // ---- the hub -----------------------------------------------------------------------------------
 
-WatchHub::WatchHub(Backend& backend, std::size_t max_queued)
-    : backend_(backend), max_queued_(max_queued) {
+// The connection's stream holds its watcher; once the connection is gone, only the hub does (and,
+// until the next wake, the list of those to wake).
+bool WatchHub::orphaned(const std::shared_ptr<Watcher>& watcher) {
+  return watcher.use_count() == 1;
+}
+
+WatchHub::WatchHub(const asio::any_io_executor& executor, Backend& backend, std::size_t max_queued)
+    : backend_(backend), max_queued_(max_queued), wake_timer_(executor) {
   subscription_ =
       backend.feed().subscribe("watch", [this](const results::Event& event) { on_event(event); });
 }
@@ -177,8 +204,8 @@ WatchHub::WatchHub(Backend& backend, std::size_t max_queued)
 WatchHub::~WatchHub() = default;
 
 std::size_t WatchHub::watchers() const {
-  return static_cast<std::size_t>(std::count_if(watchers_.begin(), watchers_.end(),
-                                                [](const auto& weak) { return !weak.expired(); }));
+  return static_cast<std::size_t>(std::count_if(
+      watchers_.begin(), watchers_.end(), [](const auto& watcher) { return !orphaned(watcher); }));
 }
 
 json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
@@ -190,7 +217,7 @@ json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
   }
   watcher->set_wake(
       reply("", [watcher]() -> std::optional<std::string> { return watcher->next(); }));
-  std::erase_if(watchers_, [](const auto& weak) { return weak.expired(); });
+  std::erase_if(watchers_, orphaned);
   watchers_.push_back(watcher);
 
   const WatchFilter& watching = watcher->filter();
@@ -277,9 +304,8 @@ void WatchHub::on_event(const results::Event& event) {
   std::optional<std::map<std::string, std::string>> labels;
   std::shared_ptr<const std::string> line;  // formatted once, for the first watcher that wants it
   bool expired = false;
-  for (const auto& weak : watchers_) {
-    const auto watcher = weak.lock();
-    if (!watcher) {
+  for (const auto& watcher : watchers_) {
+    if (orphaned(watcher)) {
       expired = true;
       continue;
     }
@@ -293,13 +319,32 @@ void WatchHub::on_event(const results::Event& event) {
     if (watcher->wants(*kind, event.name)) {
       if (!line)
         line = std::make_shared<const std::string>(format(event, *kind));
-      watcher->push(line);
+      if (watcher->push(line))
+        to_wake_.push_back(watcher);
     }
     if (*kind == WatchKind::removed)
       watcher->forget_target(event.name);
   }
   if (expired)
-    std::erase_if(watchers_, [](const auto& weak) { return weak.expired(); });
+    std::erase_if(watchers_, orphaned);
+  if (!to_wake_.empty() && !wake_scheduled_) {
+    wake_scheduled_ = true;
+    wake_timer_.expires_after(kWriteInterval);
+    wake_timer_.async_wait([this](const std::error_code& error) {
+      if (!error)
+        wake_pending();
+    });
+  }
+}
+
+void WatchHub::wake_pending() {
+  wake_scheduled_ = false;
+  auto waking = std::move(to_wake_);
+  to_wake_.clear();
+  for (const auto& watcher : waking) {
+    if (!orphaned(watcher))
+      watcher->wake();
+  }
 }
 
 }  // namespace fetchd::control

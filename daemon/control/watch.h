@@ -5,9 +5,12 @@
 // and formats each event once; every watcher whose filter wants it queues the same line. A watcher
 // queues at most kMaxQueuedEvents lines: past that it counts what it drops, and its client reads a
 // `dropped` event with the count where the gap is. A slow reader costs its own queue, never the
-// loop or the other watchers.
+// loop or the other watchers. Watchers with new lines are woken together every kWriteInterval at
+// most, so that a thousand watchers of a busy daemon make one write each per interval, not one per
+// event.
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -16,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/expected.h"
@@ -26,6 +31,7 @@
 namespace fetchd::control {
 
 inline constexpr std::size_t kMaxQueuedEvents = 4096;
+inline constexpr std::chrono::milliseconds kWriteInterval{10};
 
 enum class WatchKind : std::uint8_t { result, state, added, removed, reload };
 inline constexpr std::size_t kWatchKinds = 5;
@@ -45,8 +51,10 @@ class Watcher;
 
 class WatchHub {
  public:
-  // Subscribes to backend.feed(). Each watcher queues at most `max_queued` lines.
-  explicit WatchHub(Backend& backend, std::size_t max_queued = kMaxQueuedEvents);
+  // Subscribes to backend.feed(). Each watcher queues at most `max_queued` lines. Wakes watchers
+  // on `executor` (the loop's).
+  WatchHub(const asio::any_io_executor& executor, Backend& backend,
+           std::size_t max_queued = kMaxQueuedEvents);
   ~WatchHub();
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
@@ -60,13 +68,18 @@ class WatchHub {
   std::size_t watchers() const;
 
  private:
+  static bool orphaned(const std::shared_ptr<Watcher>& watcher);
   static std::optional<WatchKind> kind_of(const results::Event& event);
   std::string format(const results::Event& event, WatchKind kind) const;
   void on_event(const results::Event& event);
+  void wake_pending();
 
   Backend& backend_;
   const std::size_t max_queued_;
-  std::vector<std::weak_ptr<Watcher>> watchers_;
+  std::vector<std::shared_ptr<Watcher>> watchers_;
+  std::vector<std::shared_ptr<Watcher>> to_wake_;  // lines came since their last wake
+  asio::steady_timer wake_timer_;
+  bool wake_scheduled_ = false;
   results::Feed::Subscription subscription_;
 };
 
