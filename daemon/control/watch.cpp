@@ -329,22 +329,41 @@ void WatchHub::on_event(const results::Event& event) {
     std::erase_if(watchers_, orphaned);
   if (!to_wake_.empty() && !wake_scheduled_) {
     wake_scheduled_ = true;
-    wake_timer_.expires_after(kWriteInterval);
-    wake_timer_.async_wait([this](const std::error_code& error) {
-      if (!error)
-        wake_pending();
-    });
+    wake_after(write_interval());
   }
 }
 
-void WatchHub::wake_pending() {
-  wake_scheduled_ = false;
-  auto waking = std::move(to_wake_);
-  to_wake_.clear();
-  for (const auto& watcher : waking) {
-    if (!orphaned(watcher))
-      watcher->wake();
+std::chrono::milliseconds WatchHub::write_interval() const {
+  constexpr std::chrono::milliseconds kStep{10};
+  return std::min(kStep * static_cast<int>(1 + watchers_.size() / 100), kStep * 10);
+}
+
+void WatchHub::wake_after(std::chrono::milliseconds delay) {
+  wake_timer_.expires_after(delay);
+  // The timer is cancelled with the hub: then the handler must not touch it.
+  wake_timer_.async_wait([this](const std::error_code& error) {
+    if (!error)
+      wake_some();
+  });
+}
+
+// One slice of this round's watchers; those that asked meanwhile wait for the next round.
+void WatchHub::wake_some() {
+  if (waking_.empty()) {
+    waking_.swap(to_wake_);
+    std::reverse(waking_.begin(), waking_.end());  // woken from the back, in the order they asked
   }
+  for (std::size_t i = 0; i < kWakeSlice && !waking_.empty(); ++i) {
+    if (!orphaned(waking_.back()))
+      waking_.back()->wake();
+    waking_.pop_back();
+  }
+  if (!waking_.empty())
+    wake_after(std::chrono::milliseconds(0));
+  else if (!to_wake_.empty())
+    wake_after(write_interval());
+  else
+    wake_scheduled_ = false;
 }
 
 }  // namespace fetchd::control

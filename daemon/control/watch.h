@@ -5,9 +5,10 @@
 // and formats each event once; every watcher whose filter wants it queues the same line. A watcher
 // queues at most kMaxQueuedEvents lines: past that it counts what it drops, and its client reads a
 // `dropped` event with the count where the gap is. A slow reader costs its own queue, never the
-// loop or the other watchers. Watchers with new lines are woken together every kWriteInterval at
-// most, so that a thousand watchers of a busy daemon make one write each per interval, not one per
-// event.
+// loop or the other watchers. Watchers with new lines are woken together, every 10 ms with up to
+// 100 watchers and 10 ms more per 100 more (at most 100 ms), so that each makes one write per
+// interval however many events come; they are woken kWakeSlice at a time, other work running in
+// between.
 
 #include <array>
 #include <chrono>
@@ -31,7 +32,7 @@
 namespace fetchd::control {
 
 inline constexpr std::size_t kMaxQueuedEvents = 4096;
-inline constexpr std::chrono::milliseconds kWriteInterval{10};
+inline constexpr std::size_t kWakeSlice = 64;
 
 enum class WatchKind : std::uint8_t { result, state, added, removed, reload };
 inline constexpr std::size_t kWatchKinds = 5;
@@ -72,12 +73,15 @@ class WatchHub {
   static std::optional<WatchKind> kind_of(const results::Event& event);
   std::string format(const results::Event& event, WatchKind kind) const;
   void on_event(const results::Event& event);
-  void wake_pending();
+  std::chrono::milliseconds write_interval() const;
+  void wake_after(std::chrono::milliseconds delay);
+  void wake_some();
 
   Backend& backend_;
   const std::size_t max_queued_;
   std::vector<std::shared_ptr<Watcher>> watchers_;
   std::vector<std::shared_ptr<Watcher>> to_wake_;  // lines came since their last wake
+  std::vector<std::shared_ptr<Watcher>> waking_;   // this round's, woken a slice at a time
   asio::steady_timer wake_timer_;
   bool wake_scheduled_ = false;
   results::Feed::Subscription subscription_;
