@@ -135,6 +135,7 @@ struct Settings {
   std::string admin_group{};     // may use mutating control commands; empty: the socket's group
   std::string state_dir = "/var/lib/fetchd";
   std::size_t history_length = 100;  // results kept per target
+  std::size_t uptime_days = 30;      // days of daily uptime kept per target
   std::size_t max_in_flight = 256;   // fetches at once, over all targets
   LogLevel log_level = LogLevel::info;
   std::vector<std::string> dns_servers{};  // "127.0.0.1", "[::1]:53"; empty: resolv.conf

@@ -301,7 +301,7 @@ void read_web_auth_file(Checker& check, const json& member, const std::string& a
     settings.web_auth_file = *path;
 }
 
-constexpr std::array<KeyRule<Settings>, 18> kSettingsKeys = {{
+constexpr std::array<KeyRule<Settings>, 19> kSettingsKeys = {{
     {"control_socket", read_control_socket, "path of the control socket"},
     {"socket_mode", read_socket_mode, "permission bits of the control socket, as an octal string"},
     {"socket_group", read_group<&Settings::socket_group>, "group of the control socket"},
@@ -309,6 +309,7 @@ constexpr std::array<KeyRule<Settings>, 18> kSettingsKeys = {{
     {"admin_group", read_group<&Settings::admin_group>, "group that may use mutating commands"},
     {"state_dir", read_state_dir, "directory of the state file"},
     {"history_length", read_count<&Settings::history_length, 10'000>, "results kept per target"},
+    {"uptime_days", read_count<&Settings::uptime_days, 366>, "days of daily uptime per target"},
     {"max_in_flight", read_count<&Settings::max_in_flight, 100'000>, "fetches at once, in all"},
     {"log_level", read_log_level, "trace, debug, info, warning or error"},
     {"dns_servers", read_dns_servers, "DNS servers to ask instead of resolv.conf's"},

@@ -179,6 +179,7 @@ void list(const json& args, Context& context, const Respond& respond) {
     }
   }
   json targets = json::array();
+  const auto now = std::chrono::system_clock::now();
   context.backend.for_each_target([&](const TargetView& target) {
     const auto& config = target.config;
     if (state && target.results.state() != *state)
@@ -190,6 +191,7 @@ void list(const json& args, Context& context, const Respond& respond) {
     }
     const auto summary = target.results.summary();
     const auto* last = summary.last ? &*summary.last : nullptr;
+    const auto uptime = target.results.uptime().over(std::chrono::hours(24), now).ratio();
     json entry = {
         {"name", config.name},
         {"url", config.fetch.url.to_string()},
@@ -205,6 +207,7 @@ void list(const json& args, Context& context, const Respond& respond) {
                            : json(nullptr)},
         {"checked", last != nullptr ? json(http::format_utc(last->time())) : json(nullptr)},
         {"consecutive_failures", summary.consecutive_failures},
+        {"uptime_24h", uptime ? json(*uptime) : json(nullptr)},
     };
     add_source(entry, target);
     targets.push_back(std::move(entry));
@@ -232,6 +235,7 @@ void show(const json& args, Context& context, const Respond& respond) {
   add_source(reply, *target);
   reply["target"] = config::to_json(target->config);
   reply.update(results::to_json(target->results, recent));
+  reply.update(results::uptime_json(target->results.uptime(), std::chrono::system_clock::now()));
   respond(Outcome::ok(std::move(reply)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -20,6 +21,16 @@ std::string format_latency(std::int64_t micros) {
   } else {
     std::snprintf(text.data(), text.size(), "%.2fs", static_cast<double>(micros) / 1e6);
   }
+  return text.data();
+}
+
+std::string format_uptime(double ratio) {
+  if (ratio >= 1.0)
+    return "100%";
+  // Rounded down, so that anything short of every attempt never reads as 100%.
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.2f%%",
+                std::floor(std::max(ratio, 0.0) * 10'000.0) / 100.0);
   return text.data();
 }
 

@@ -15,6 +15,8 @@ inline constexpr std::string_view kColourReset = "\033[0m";
 
 // "0.43ms", "12.3ms", "1.25s".
 std::string format_latency(std::int64_t micros);
+// An uptime ratio as a percentage, rounded down: "100%" only when it is 1; "99.95%", "0.00%".
+std::string format_uptime(double ratio);
 // "just now", "12s ago", "5m12s ago", "1h ago", "2d3h ago"; "in 3s" for a time ahead of `now`
 // (config::format_for_people in whole seconds).
 std::string format_relative(std::chrono::system_clock::time_point then,

@@ -252,6 +252,41 @@ std::string names_text(const json& names) {
   return text;
 }
 
+// An uptime ratio as a percentage: "99.95%"; "-" when absent (no attempts).
+std::string uptime_of(const json& object, std::string_view key) {
+  const json* ratio = field(object, key);
+  return ratio != nullptr && ratio->is_number() ? format_uptime(ratio->get<double>()) : "-";
+}
+
+// "uptime  1h 100%  24h 99.95%  7d 99.90%  30d -" and the outages of the last 7 days.
+void uptime_lines(std::string& out, const json& result) {
+  const json& uptime = object_of(result, "uptime");
+  if (uptime.empty())
+    return;
+  std::string windows;
+  for (const char* name : {"1h", "24h", "7d", "30d"})
+    windows += (windows.empty() ? "" : "  ") + std::string(name) + " " +
+               uptime_of(object_of(uptime, name), "ratio");
+  line(out, "uptime", windows);
+  const json& outages = array_of(result, "outages");
+  if (outages.empty()) {
+    line(out, "outages", "none in the last 7 days");
+    return;
+  }
+  line(out, "outages", plural(outages.size(), "outage") + " in the last 7 days, oldest first:");
+  for (const auto& outage : outages) {
+    const auto lasted = integer_of(outage, "duration_us");
+    const std::string duration = lasted
+                                     ? config::format_for_people(std::chrono::microseconds(*lasted),
+                                                                 config::Precision::seconds)
+                                     : "-";
+    const std::string until =
+        field(outage, "to") != nullptr ? text_of(outage, "to") : std::string("still down");
+    out += "  " + text_of(outage, "from") + " to " + until + " (" + duration +
+           "): " + text_of(outage, "reason") + "\n";
+  }
+}
+
 }  // namespace
 
 std::string render_version(const json& result, const Request&, const RenderContext&) {
@@ -352,10 +387,17 @@ std::string render_list(const json& result, const Request& request, const Render
                     {code},
                     {latency_of(*target, "latency_us")},
                     {age_of(*target, "checked", context)},
-                    {integer_text(*target, "consecutive_failures")}});
+                    {integer_text(*target, "consecutive_failures")},
+                    {uptime_of(*target, "uptime_24h")}});
   }
-  return format_table(
-      {{"NAME"}, {"STATE"}, {"CODE", true}, {"LATENCY", true}, {"CHECKED"}, {"FAILS", true}}, rows);
+  return format_table({{"NAME"},
+                       {"STATE"},
+                       {"CODE", true},
+                       {"LATENCY", true},
+                       {"CHECKED"},
+                       {"FAILS", true},
+                       {"UPTIME", true}},
+                      rows);
 }
 
 std::string render_show(const json& result, const Request&, const RenderContext& context) {
@@ -405,6 +447,8 @@ std::string render_show(const json& result, const Request&, const RenderContext&
              latency_of(latency, "p95") + "  max " + latency_of(latency, "max") + "  (" +
              plural(integer_of(latency, "samples").value_or(0), "sample") + ")");
   }
+
+  uptime_lines(out, result);
 
   const json& recent = array_of(result, "recent");
   if (!recent.empty()) {

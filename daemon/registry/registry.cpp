@@ -29,10 +29,11 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
     const bool runtime = !runtime_document.is_null();
     auto policy = policy_of(*config);
     found = entries_
-                .try_emplace(name, Entry{std::move(config),
-                                         std::move(runtime_document),
-                                         results::TargetResults(policy, history_length_, now),
-                                         {}})
+                .try_emplace(
+                    name, Entry{std::move(config),
+                                std::move(runtime_document),
+                                results::TargetResults(policy, history_length_, now, uptime_days_),
+                                {}})
                 .first;
     found->second.results.set_duration_buckets(duration_buckets_);
     if (runtime)
@@ -43,7 +44,8 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
     if (keep == Keep::history) {
       entry.results.set_policy(policy_of(*config));
     } else {
-      entry.results = results::TargetResults(policy_of(*config), history_length_, now);
+      entry.results =
+          results::TargetResults(policy_of(*config), history_length_, now, uptime_days_);
       entry.results.set_duration_buckets(duration_buckets_);
     }
     const bool was_runtime = entry.runtime();
@@ -101,6 +103,12 @@ void Registry::set_duration_buckets(std::vector<double> bounds) {
   duration_buckets_ = std::make_shared<const std::vector<double>>(std::move(bounds));
   for (auto& [name, entry] : entries_)
     entry.results.set_duration_buckets(duration_buckets_);
+}
+
+void Registry::set_uptime_days(std::size_t days) {
+  uptime_days_ = days;
+  for (auto& [name, entry] : entries_)
+    entry.results.set_uptime_days(days);
 }
 
 void Registry::set_history_length(std::size_t length) {

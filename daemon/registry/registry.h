@@ -95,6 +95,8 @@ class Registry {
   // The daemon-wide history length, applied to every entry (keeping each one's newest results).
   void set_history_length(std::size_t length);
   std::size_t history_length() const { return history_length_; }
+  void set_uptime_days(std::size_t days);
+  std::size_t uptime_days() const { return uptime_days_; }
   // Upper bounds (seconds) of every entry's duration histogram from now on; empty: none. Entries
   // already tracked start their histogram over.
   void set_duration_buckets(std::vector<double> bounds);
@@ -105,6 +107,7 @@ class Registry {
 
   results::Feed& feed_;
   std::size_t history_length_;
+  std::size_t uptime_days_ = results::kDefaultUptimeDays;
   std::shared_ptr<const std::vector<double>> duration_buckets_ =
       std::make_shared<const std::vector<double>>();
   std::map<std::string, Entry, std::less<>> entries_;

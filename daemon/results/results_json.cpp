@@ -1,5 +1,8 @@
 #include "results/results_json.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "http/fetch_json.h"
@@ -94,6 +97,35 @@ nlohmann::json to_json(const TargetResults& results, std::size_t recent) {
     entries.push_back(to_json(entry));
   json["recent"] = std::move(entries);
   return json;
+}
+
+nlohmann::json to_json(const UptimeWindow& window) {
+  const auto mean = window.latency_mean_us();
+  return {{"ratio", window.ratio() ? nlohmann::json(*window.ratio()) : nlohmann::json(nullptr)},
+          {"attempts", std::llround(window.attempts)},
+          {"successes", std::llround(window.successes)},
+          {"latency_mean_us", mean ? nlohmann::json(std::llround(*mean)) : nlohmann::json(nullptr)},
+          {"latency_max_us",
+           window.successes > 0 ? nlohmann::json(window.latency_max_us) : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json uptime_json(const Uptime& uptime, std::chrono::system_clock::time_point now) {
+  using std::chrono::hours;
+  nlohmann::json windows = nlohmann::json::object();
+  for (const auto& [name, span] : kUptimeSpans)
+    windows[std::string(name)] = to_json(uptime.over(span, now));
+  auto outages = nlohmann::json::array();
+  for (const auto& outage : uptime.outages(kOutageSpan, now)) {
+    const auto end = outage.to.value_or(now);
+    outages.push_back(
+        {{"from", http::format_utc(outage.from)},
+         {"to", time_or_null(outage.to)},
+         {"duration_us",
+          std::max<std::int64_t>(
+              0, std::chrono::duration_cast<std::chrono::microseconds>(end - outage.from).count())},
+         {"reason", outage.reason}});
+  }
+  return {{"uptime", std::move(windows)}, {"outages", std::move(outages)}};
 }
 
 }  // namespace fetchd::results

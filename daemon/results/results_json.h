@@ -19,12 +19,17 @@
 // show:         {"summary": Summary, "latest": FullResult | null,
 //                "latest_failure": FullResult | null, "recent": [CompactEntry, ...] (oldest first)}
 
+#include <array>
+#include <chrono>
 #include <cstddef>
+#include <string_view>
+#include <utility>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "results/history.h"
 #include "results/target_results.h"
+#include "results/uptime.h"
 
 namespace fetchd::results {
 
@@ -35,5 +40,22 @@ nlohmann::json to_json(const FullResult& full);
 // `show`: the summary, the latest result and latest failure in full, and the newest `recent`
 // history entries.
 nlohmann::json to_json(const TargetResults& results, std::size_t recent);
+
+// The windows `show` reports, by name, and how far back it lists outages.
+inline constexpr std::array<std::pair<std::string_view, std::chrono::hours>, 4> kUptimeSpans{{
+    {"1h", std::chrono::hours(1)},
+    {"24h", std::chrono::hours(24)},
+    {"7d", std::chrono::hours(7 * 24)},
+    {"30d", std::chrono::hours(30 * 24)},
+}};
+inline constexpr std::chrono::hours kOutageSpan{7 * 24};
+
+// UptimeWindow: {"ratio": 0.9995 | null, "attempts", "successes" (rounded: a window covers part
+//               of its oldest bucket), "latency_mean_us" | null, "latency_max_us" | null}
+nlohmann::json to_json(const UptimeWindow& window);
+// `show`: {"uptime": {"1h": UptimeWindow, "24h", "7d", "30d"},
+//          "outages": [{"from", "to" | null (still down), "duration_us", "reason"}, ...]}, the
+//          outages of the last 7 days, oldest first.
+nlohmann::json uptime_json(const Uptime& uptime, std::chrono::system_clock::time_point now);
 
 }  // namespace fetchd::results

@@ -76,8 +76,8 @@ std::optional<Latency> latency_of(const History& history) {
 }
 
 TargetResults::TargetResults(FlapPolicy policy, std::size_t history_length,
-                             std::chrono::system_clock::time_point since)
-    : policy_(policy), state_since_(since), history_(history_length) {}
+                             std::chrono::system_clock::time_point since, std::size_t uptime_days)
+    : policy_(policy), state_since_(since), history_(history_length), uptime_(uptime_days) {}
 
 std::optional<StateChange> TargetResults::record(Attempt attempt) {
   auto full = std::make_shared<FullResult>();
@@ -89,7 +89,8 @@ std::optional<StateChange> TargetResults::record(Attempt attempt) {
   const Outcome outcome = full->outcome;
   const auto at = full->result.started;
 
-  history_.push(make_compact_entry(full->result, outcome == Outcome::expectation));
+  const auto entry = make_compact_entry(full->result, outcome == Outcome::expectation);
+  history_.push(entry);
   ++totals_.attempts;
   ++totals_.by_outcome[static_cast<std::size_t>(outcome)];
   latest_ = full;
@@ -98,6 +99,7 @@ std::optional<StateChange> TargetResults::record(Attempt attempt) {
     ++totals_.cancelled;
     return std::nullopt;
   }
+  uptime_.record(at, is_success(outcome), entry.total_us);
   if (durations_) {
     durations_->observe(
         std::chrono::duration<double>(std::chrono::microseconds(full->result.total)).count());
@@ -140,6 +142,10 @@ std::optional<StateChange> TargetResults::record(Attempt attempt) {
   change.streak = streak;
   change.previous_streak = previous_streak_;
   change.previous_state_lasted = elapsed(state_since_, at);
+  if (decided == State::down)
+    uptime_.outage_began(at, change.reason);
+  else if (state_ == State::down)
+    uptime_.outage_ended(at);
   state_ = decided;
   state_since_ = at;
   ++totals_.state_changes;

@@ -1,7 +1,8 @@
 #pragma once
 
 // Everything fetchd keeps about one target's results: the latest result and the latest failure in
-// full, a compact history ring, totals, and the up/down state with flap control. It is told what
+// full, a compact history ring, totals, uptime over days with the outages, and the up/down state
+// with flap control. It is told what
 // happened (record, record_skipped) and returns what changed; it never logs and never reads a
 // clock.
 
@@ -17,6 +18,7 @@
 #include "http/fetch_result.h"
 #include "results/history.h"
 #include "results/state_change.h"
+#include "results/uptime.h"
 
 namespace fetchd::results {
 
@@ -106,7 +108,8 @@ class TargetResults {
  public:
   // `since`: when tracking began (the unknown state's start).
   TargetResults(FlapPolicy policy, std::size_t history_length,
-                std::chrono::system_clock::time_point since);
+                std::chrono::system_clock::time_point since,
+                std::size_t uptime_days = kDefaultUptimeDays);
 
   // Records a completed attempt and returns the state change it caused, if any. Every attempt goes
   // into the history and becomes the latest; failures also become the latest failure.
@@ -120,6 +123,7 @@ class TargetResults {
   void set_policy(FlapPolicy policy) { policy_ = policy; }
   // Keeps the newest entries that fit.
   void set_history_length(std::size_t length) { history_.set_capacity(length); }
+  void set_uptime_days(std::size_t days) { uptime_.set_days(days); }
   // Starts a histogram over these bounds (empty: none is kept); counts so far are dropped.
   void set_duration_buckets(std::shared_ptr<const std::vector<double>> bounds);
   const DurationHistogram* durations() const { return durations_.get(); }
@@ -129,6 +133,7 @@ class TargetResults {
   const Totals& totals() const { return totals_; }
   std::chrono::system_clock::time_point state_since() const { return state_since_; }
   const History& history() const { return history_; }
+  const Uptime& uptime() const { return uptime_; }
   Summary summary() const;
 
   // Shared and immutable, so a reader (the control socket) can hold one across a suspension while
@@ -147,6 +152,7 @@ class TargetResults {
   std::optional<std::chrono::system_clock::time_point> last_success_;
   std::optional<std::chrono::system_clock::time_point> last_failure_;
   History history_;
+  Uptime uptime_;
   std::shared_ptr<const FullResult> latest_;
   std::shared_ptr<const FullResult> latest_failure_;
   // Apart, so a target without one (settings.metrics_buckets empty) pays a pointer.

@@ -127,6 +127,7 @@ Service::Service(asio::io_context& loop, std::filesystem::path config_path, conf
                          }}),
       registry_(feed_, config_->settings.history_length) {
   registry_.set_duration_buckets(config_->settings.metrics_buckets);
+  registry_.set_uptime_days(config_->settings.uptime_days);
   subscribe_observers();
 }
 
@@ -307,6 +308,8 @@ void Service::apply(Plan plan, ReloadReport& report) {
   const auto& next = plan.config->settings;
   if (next.history_length != registry_.history_length())
     registry_.set_history_length(next.history_length);
+  if (next.uptime_days != registry_.uptime_days())
+    registry_.set_uptime_days(next.uptime_days);
   if (next.metrics_buckets != registry_.duration_buckets())
     registry_.set_duration_buckets(next.metrics_buckets);
   scheduler_.set_max_in_flight(effective_max_in_flight(next.max_in_flight, descriptor_limit_));

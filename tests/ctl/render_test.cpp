@@ -20,10 +20,10 @@ RenderContext at_fixed_now(bool colour = false) {
 TEST(CtlRender, ListIsAnAlignedTableSortedByName) {
   const std::string out = render_list(test::list_result(test::fixed_now()), {}, at_fixed_now());
   EXPECT_EQ(out,
-            "NAME         STATE    CODE  LATENCY  CHECKED    FAILS\n"
-            "api          down      dns        -  5m12s ago     12\n"
-            "douban       unknown     -        -  -              0\n"
-            "www.163.com  up        200   12.3ms  12s ago        0\n");
+            "NAME         STATE    CODE  LATENCY  CHECKED    FAILS  UPTIME\n"
+            "api          down      dns        -  5m12s ago     12  50.00%\n"
+            "douban       unknown     -        -  -              0       -\n"
+            "www.163.com  up        200   12.3ms  12s ago        0  99.98%\n");
 }
 
 TEST(CtlRender, ListColoursStateOnlyWhenAsked) {
@@ -82,6 +82,11 @@ TEST(CtlRender, ShowPrintsHeaderLinesTheWayTheLessonDoes) {
             "fails        0 in a row (down after 1, up after 1)\n"
             "totals       10 attempts: 9 ok, 1 failed, 0 cancelled, 0 skipped\n"
             "latency      min 4.1ms  p50 5.1ms  p95 9.1ms  max 12.0ms  (9 samples)\n"
+            "uptime       1h 90.00%  24h 99.99%  7d 100%  30d -\n"
+            "outages      2 outages in the last 7 days, oldest first:\n"
+            "  2026-11-25T13:58:30.000Z to 2026-11-25T13:59:00.000Z (30s): expectation failed: "
+            "status 503\n"
+            "  2026-11-25T13:59:55.000Z to still down (5s): connect: refused\n"
             "\n"
             "recent results, oldest first:\n"
             "  TIME                      AGE        OUTCOME      CODE     DNS  CONNECT  TLS  FIRST "

@@ -478,6 +478,21 @@ TEST_F(FetchctlDaemonTest, WatchFollowsEventsAndWaitExitsOnceTheStateIsReachedOr
   EXPECT_CONTAINS(waiter->output(), "(was DOWN ");
   EXPECT_CONTAINS(waiter->output(), "expectation failed: status 404");
 
+  // The down period is an outage, and the uptime counts both attempts (near: an hour may have
+  // begun between them, and the window counts the part of the older hour it covers).
+  const auto shown = reply({"show", "later"})["result"];
+  EXPECT_EQ(shown["uptime"]["1h"]["attempts"], 2) << shown["uptime"];
+  EXPECT_EQ(shown["uptime"]["1h"]["successes"], 1);
+  EXPECT_NEAR(shown["uptime"]["1h"]["ratio"].get<double>(), 0.5, 0.001);
+  ASSERT_EQ(shown["outages"].size(), 1u) << shown["outages"];
+  EXPECT_TRUE(shown["outages"][0]["to"].is_string());
+  EXPECT_EQ(
+      shown["outages"][0]["reason"].get<std::string>().rfind("expectation failed: status 404", 0),
+      0u);
+  const auto listed = ctl({"list"});
+  EXPECT_CONTAINS(listed.out, " UPTIME\n");
+  EXPECT_CONTAINS(ctl({"show", "later"}).out, "\nuptime       1h ");
+
   ASSERT_TRUE(json_watcher->wait_for_output("\n", 10s));
   const auto event =
       json::parse(json_watcher->output().substr(0, json_watcher->output().find('\n')));
