@@ -106,9 +106,9 @@ TEST_F(FetchctlTest, ListIsAnAlignedTable) {
     start = end + 1;
   }
   ASSERT_EQ(lines.size(), 4u) << result.out;
-  EXPECT_EQ(lines[0], "NAME         STATE    CODE  LATENCY  CHECKED    FAILS");
+  EXPECT_EQ(lines[0], "NAME         STATE    CODE  LATENCY  CHECKED    FAILS  UPTIME");
   EXPECT_EQ(lines[1].substr(0, 37), "api          down      dns        -  ");
-  EXPECT_EQ(lines[2], "douban       unknown     -        -  -              0");
+  EXPECT_EQ(lines[2], "douban       unknown     -        -  -              0       -");
   EXPECT_EQ(lines[3].substr(0, 37), "www.163.com  up        200   12.3ms  ");
   EXPECT_EQ(lines[3].substr(37, 4), "12s ") << "or 13s on a slow machine: " << lines[3];
   for (const auto& line : lines)

@@ -209,7 +209,8 @@ TEST_F(FetchctlDaemonTest, VersionCommandsStatusListAndShowDescribeTheRunningDae
   EXPECT_EQ(list.out.find('\033'), std::string::npos) << "no colour on a pipe";
   const auto rows = lines_of(list.out);
   ASSERT_EQ(rows.size(), 4u) << list.out;
-  EXPECT_EQ(words_of(rows[0]), Args({"NAME", "STATE", "CODE", "LATENCY", "CHECKED", "FAILS"}));
+  EXPECT_EQ(words_of(rows[0]),
+            Args({"NAME", "STATE", "CODE", "LATENCY", "CHECKED", "FAILS", "UPTIME"}));
   const auto state_column = rows[0].find("STATE");
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"closed", "down"}, {"secure", "up"}, {"web", "up"}};
@@ -220,12 +221,14 @@ TEST_F(FetchctlDaemonTest, VersionCommandsStatusListAndShowDescribeTheRunningDae
     EXPECT_EQ(row.rfind(name + " ", 0), 0u) << list.out;
     EXPECT_EQ(row.substr(state_column, state.size() + 1), state + " ") << list.out;
     const auto words = words_of(row);  // CHECKED may be two words ("just now")
-    ASSERT_GE(words.size(), 6u) << row;
+    ASSERT_GE(words.size(), 7u) << row;
     EXPECT_EQ(words[2], name == "closed" ? "connect" : "200") << row;
+    const auto& fails = words[words.size() - 2];
     if (name == "closed")
-      EXPECT_GE(std::stoi(words.back()), 1) << row;
+      EXPECT_GE(std::stoi(fails), 1) << row;
     else
-      EXPECT_EQ(words.back(), "0") << row;
+      EXPECT_EQ(fails, "0") << row;
+    EXPECT_EQ(words.back(), name == "closed" ? "0.00%" : "100%") << row;
   }
 
   const auto down = ctl({"list", "--state", "down"});
