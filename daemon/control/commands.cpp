@@ -7,6 +7,7 @@
 
 #include "common/version.h"
 #include "config/config.h"
+#include "control/label_filter.h"
 #include "http/fetch_json.h"
 #include "results/results_json.h"
 
@@ -166,29 +167,19 @@ void list(const json& args, Context& context, const Respond& respond) {
           bad_args(R"("state" must be "up", "down" or "unknown", found )" + dump(*wanted)));
     }
   }
-  std::map<std::string, std::string> labels;
+  LabelFilter labels;
   if (const auto wanted = args.find("label"); wanted != args.end()) {
-    if (!wanted->is_object())
-      return respond(bad_args("\"label\" must be an object, found " + dump(*wanted)));
-    for (const auto& [key, value] : wanted->items()) {
-      if (!value.is_string()) {
-        return respond(bad_args("\"label\" values must be strings; " + quote_text(key) + " is " +
-                                dump(value)));
-      }
-      labels.emplace(key, value.get<std::string>());
-    }
+    auto parsed = parse_label_filter(*wanted);
+    if (!parsed)
+      return respond(bad_args(parsed.error().message));
+    labels = std::move(*parsed);
   }
   json targets = json::array();
   const auto now = std::chrono::system_clock::now();
   context.backend.for_each_target([&](const TargetView& target) {
     const auto& config = target.config;
-    if (state && target.results.state() != *state)
+    if ((state && target.results.state() != *state) || !matches(labels, config.labels))
       return;
-    for (const auto& [key, value] : labels) {
-      const auto found = config.labels.find(key);
-      if (found == config.labels.end() || found->second != value)
-        return;
-    }
     const auto summary = target.results.summary();
     const auto* last = summary.last ? &*summary.last : nullptr;
     const auto uptime = target.results.uptime().over(std::chrono::hours(24), now).ratio();

@@ -29,14 +29,6 @@ struct NameHash {
 };
 using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
 
-bool labels_match(const std::map<std::string, std::string>& wanted,
-                  const std::map<std::string, std::string>& labels) {
-  return std::all_of(wanted.begin(), wanted.end(), [&](const auto& pair) {
-    const auto found = labels.find(pair.first);
-    return found != labels.end() && found->second == pair.second;
-  });
-}
-
 std::string now_text() {
   return http::format_utc(std::chrono::system_clock::now());
 }
@@ -59,13 +51,10 @@ Expected<WatchFilter> parse_watch_filter(const json& args) {
     }
   }
   if (const auto labels = args.find("label"); labels != args.end()) {
-    if (!labels->is_object())
-      return Error{"\"label\" must be an object, found " + dump(*labels)};
-    for (const auto& [key, value] : labels->items()) {
-      if (!value.is_string())
-        return Error{"\"label\" values must be strings; \"" + key + "\" is " + dump(value)};
-      filter.labels.emplace(key, value.get<std::string>());
-    }
+    auto parsed = parse_label_filter(*labels);
+    if (!parsed)
+      return parsed.error();
+    filter.labels = std::move(*parsed);
   }
   if (const auto events = args.find("events"); events != args.end()) {
     std::string known;
@@ -109,7 +98,7 @@ class Watcher {
   }
   // The targets whose labels match, kept as targets come and go.
   void note_target(std::string_view name, const std::map<std::string, std::string>& labels) {
-    if (by_label() && labels_match(filter_.labels, labels))
+    if (by_label() && matches(filter_.labels, labels))
       labelled_.emplace(name);
   }
   void forget_target(std::string_view name) {

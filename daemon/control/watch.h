@@ -26,6 +26,7 @@
 
 #include "common/expected.h"
 #include "control/backend.h"
+#include "control/label_filter.h"
 #include "net/listener.h"
 #include "results/feed.h"
 
@@ -38,8 +39,8 @@ enum class WatchKind : std::uint8_t { result, state, added, removed, reload };
 inline constexpr std::size_t kWatchKinds = 5;
 
 struct WatchFilter {
-  std::vector<std::string> targets{};           // empty: every target
-  std::map<std::string, std::string> labels{};  // every key/value must match
+  std::vector<std::string> targets{};  // empty: every target
+  LabelFilter labels{};                // every key/value must match
   std::array<bool, kWatchKinds> kinds{true, true, true, true, true};
   bool wants(WatchKind kind) const { return kinds[static_cast<std::size_t>(kind)]; }
 };

@@ -282,8 +282,15 @@ void uptime_lines(std::string& out, const json& result) {
                                      : "-";
     const std::string until =
         field(outage, "to") != nullptr ? text_of(outage, "to") : std::string("still down");
-    out += "  " + text_of(outage, "from") + " to " + until + " (" + duration +
-           "): " + text_of(outage, "reason") + "\n";
+    out.append("  ")
+        .append(text_of(outage, "from"))
+        .append(" to ")
+        .append(until)
+        .append(" (")
+        .append(duration)
+        .append("): ")
+        .append(text_of(outage, "reason"))
+        .append("\n");
   }
 }
 

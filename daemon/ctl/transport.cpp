@@ -128,7 +128,7 @@ Expected<Connection> Connection::open(const std::string& socket_path,
   return connection;
 }
 
-Expected<bool> Connection::send_line(std::string_view line, Clock::time_point deadline) {
+Expected<bool> Connection::send_line(std::string_view line, Clock::time_point deadline) const {
   std::string out(line);
   out += '\n';
   std::size_t sent = 0;

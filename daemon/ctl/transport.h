@@ -38,7 +38,7 @@ class Connection {
 
   // Sends `line` and a newline before `deadline`: true once sent; false when fetchd closed the
   // connection first (it may have said why: read it).
-  Expected<bool> send_line(std::string_view line, Clock::time_point deadline);
+  Expected<bool> send_line(std::string_view line, Clock::time_point deadline) const;
   // The next line, without its newline, waiting until `deadline` at most.
   Expected<std::string, ReadFailure> read_line(Clock::time_point deadline,
                                                std::size_t max_bytes = kMaxReplyBytes);
