@@ -192,11 +192,6 @@ WatchHub::WatchHub(const asio::any_io_executor& executor, Backend& backend, std:
 
 WatchHub::~WatchHub() = default;
 
-std::size_t WatchHub::watchers() const {
-  return static_cast<std::size_t>(std::count_if(
-      watchers_.begin(), watchers_.end(), [](const auto& watcher) { return !orphaned(watcher); }));
-}
-
 json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
   auto watcher = std::make_shared<Watcher>(std::move(filter), max_queued_);
   if (watcher->by_label()) {

@@ -67,8 +67,6 @@ class WatchHub {
   // a client waiting for a state loses nothing between asking and watching.
   nlohmann::json start(WatchFilter filter, const net::LiveReply& reply);
 
-  std::size_t watchers() const;
-
  private:
   static bool orphaned(const std::shared_ptr<Watcher>& watcher);
   static std::optional<WatchKind> kind_of(const results::Event& event);

@@ -62,7 +62,6 @@ class Uptime {
 
   // Keeps what still fits.
   void set_days(std::size_t days);
-  std::size_t days() const { return days_; }
 
   // Bytes held outside the object (for the README's accounting).
   std::size_t heap_bytes() const;
