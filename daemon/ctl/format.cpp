@@ -69,6 +69,10 @@ std::optional<system_clock::time_point> parse_time(std::string_view text) {
       (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: from 1678 to 2262. The daemon writes times of
+  // this era; a year beyond that range is not a time it sent, and would overflow.
+  if (*year < 1970 || *year > 2261)
+    return std::nullopt;
   std::tm parts{};
   parts.tm_year = *year - 1900;
   parts.tm_mon = *month - 1;

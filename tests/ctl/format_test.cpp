@@ -42,6 +42,10 @@ TEST(CtlFormat, ParsesTheDaemonsTimes) {
   EXPECT_FALSE(parse_time("2026-11-25 14:00:00Z").has_value());
   EXPECT_FALSE(parse_time("2026-11-25T14:00:00.0x0Z").has_value());
   EXPECT_FALSE(parse_time("2026-11-25T14:00:00+01:00").has_value());
+  // Found by the ctl_render fuzzer: the year 4052 overflowed system_clock's nanoseconds (UB).
+  EXPECT_FALSE(parse_time("4052-11-25T11:54:48.000Z").has_value());
+  EXPECT_FALSE(parse_time("1969-12-31T23:59:59Z").has_value());
+  EXPECT_TRUE(parse_time("2261-12-31T23:59:59Z").has_value());
 }
 
 TEST(CtlFormat, TableAlignsPlainTextAndKeepsColourOutOfWidths) {
