@@ -7,7 +7,7 @@
 
 #include "common/version.h"
 #include "config/config.h"
-#include "control/label_filter.h"
+#include "control/filters.h"
 #include "http/fetch_json.h"
 #include "results/results_json.h"
 

@@ -16,8 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::string_view, kWatchKinds> kKindNames{"result", "state", "added",
-                                                               "removed", "reload"};
 // What one call for the stream's next piece takes from the queue at most.
 constexpr std::size_t kPieceBytes = std::size_t{64} * 1024;
 
@@ -38,43 +36,6 @@ std::string line_of(const json& event) {
 }
 
 }  // namespace
-
-Expected<WatchFilter> parse_watch_filter(const json& args) {
-  WatchFilter filter;
-  if (const auto targets = args.find("targets"); targets != args.end()) {
-    if (!targets->is_array())
-      return Error{"\"targets\" must be an array of names, found " + dump(*targets)};
-    for (const auto& name : *targets) {
-      if (!name.is_string())
-        return Error{"\"targets\" must hold names (strings), found " + dump(name)};
-      filter.targets.push_back(name.get<std::string>());
-    }
-  }
-  if (const auto labels = args.find("label"); labels != args.end()) {
-    auto parsed = parse_label_filter(*labels);
-    if (!parsed)
-      return parsed.error();
-    filter.labels = std::move(*parsed);
-  }
-  if (const auto events = args.find("events"); events != args.end()) {
-    std::string known;
-    for (const auto name : kKindNames)
-      known += (known.empty() ? "" : ", ") + std::string(name);
-    if (!events->is_array() || events->empty())
-      return Error{"\"events\" must be a non-empty array of " + known + ", found " + dump(*events)};
-    filter.kinds.fill(false);
-    for (const auto& event : *events) {
-      const auto* const found = event.is_string() ? std::find(kKindNames.begin(), kKindNames.end(),
-                                                              event.get<std::string>())
-                                                  : kKindNames.end();
-      if (found == kKindNames.end())
-        return Error{"unknown event kind " + dump(event) + " in \"events\" (expected " + known +
-                     ")"};
-      filter.kinds[static_cast<std::size_t>(found - kKindNames.begin())] = true;
-    }
-  }
-  return filter;
-}
 
 // ---- one watcher -------------------------------------------------------------------------------
 
@@ -208,7 +169,7 @@ json WatchHub::start(WatchFilter filter, const net::LiveReply& reply) {
   json events = json::array();
   for (std::size_t kind = 0; kind < kWatchKinds; ++kind) {
     if (watching.kinds[kind])
-      events.push_back(kKindNames[kind]);
+      events.push_back(to_string(static_cast<WatchKind>(kind)));
   }
   json states = json::object();
   for (const auto& name : watching.targets) {
@@ -240,7 +201,7 @@ std::optional<WatchKind> WatchHub::kind_of(const results::Event& event) {
 }
 
 std::string WatchHub::format(const results::Event& event, WatchKind kind) const {
-  const auto kind_name = kKindNames[static_cast<std::size_t>(kind)];
+  const auto kind_name = to_string(kind);
   if (kind == WatchKind::reload) {
     return line_of(
         {{"event", kind_name}, {"time", now_text()}, {"ok", event.ok}, {"summary", event.detail}});

@@ -26,7 +26,7 @@
 
 #include "common/expected.h"
 #include "control/backend.h"
-#include "control/label_filter.h"
+#include "control/filters.h"
 #include "net/listener.h"
 #include "results/feed.h"
 
@@ -34,20 +34,6 @@ namespace fetchd::control {
 
 inline constexpr std::size_t kMaxQueuedEvents = 4096;
 inline constexpr std::size_t kWakeSlice = 64;
-
-enum class WatchKind : std::uint8_t { result, state, added, removed, reload };
-inline constexpr std::size_t kWatchKinds = 5;
-
-struct WatchFilter {
-  std::vector<std::string> targets{};  // empty: every target
-  LabelFilter labels{};                // every key/value must match
-  std::array<bool, kWatchKinds> kinds{true, true, true, true, true};
-  bool wants(WatchKind kind) const { return kinds[static_cast<std::size_t>(kind)]; }
-};
-
-// The args of `watch`: {"targets": [NAME...], "label": {KEY: VALUE}, "events": [KIND...]}, each
-// optional. The error is bad_request's message.
-Expected<WatchFilter> parse_watch_filter(const nlohmann::json& args);
 
 class Watcher;
 

@@ -1,10 +1,12 @@
 // Any bytes as a control request line: a request or a bad_request, never an exception; and the
-// reply to it is always one line of valid JSON.
+// reply to it is always one line of valid JSON. The request's args read as watch's filter (and its
+// label as list's) give a filter or an error message, never an exception.
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "control/filters.h"
 #include "control/protocol.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -17,5 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   if (!nlohmann::json::accept(reply))
     __builtin_trap();
+  if (!parsed.error) {
+    const auto filter = fetchd::control::parse_watch_filter(parsed.request.args);
+    if (!filter && filter.error().message.empty())
+      __builtin_trap();
+  }
   return 0;
 }
