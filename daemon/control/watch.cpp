@@ -99,9 +99,6 @@ class Watcher {
     if (!writable_)
       return {};
     std::string piece;
-    piece.reserve(std::min(queue_.size() * (queue_.front().line ? queue_.front().line->size() : 64),
-                           kPieceBytes) +
-                  1024);
     while (!queue_.empty() && piece.size() < kPieceBytes) {
       const Queued& front = queue_.front();
       if (front.line) {

@@ -93,21 +93,29 @@ bool asks_for_help(const std::vector<std::string>& args) {
   return false;
 }
 
-// What fetchd replied, checked, printed and turned into the exit status.
-int answer(const std::string& reply_line, const Command& command, const Request& request,
-           bool json) {
-  const auto reply = nlohmann::json::parse(reply_line, nullptr, /*allow_exceptions=*/false);
+// The reply line parsed, when it is a control protocol reply to our request (or an error that
+// answers none, such as busy); else why not.
+Expected<nlohmann::json> protocol_reply(const std::string& reply_line) {
+  auto reply = nlohmann::json::parse(reply_line, nullptr, /*allow_exceptions=*/false);
   const auto ok = reply.is_object() ? reply.find("ok") : reply.end();
-  if (reply.is_discarded() || !reply.is_object() || ok == reply.end() || !ok->is_boolean()) {
-    return unreachable("not a control protocol reply from fetchd: " + excerpt(reply_line), command,
-                       json);
-  }
+  if (reply.is_discarded() || !reply.is_object() || ok == reply.end() || !ok->is_boolean())
+    return Error{"not a control protocol reply from fetchd: " + excerpt(reply_line)};
   const auto id = reply.find("id");
   const bool id_matches = id != reply.end() && *id == kRequestId;
   const bool unsolicited_error = (id == reply.end() || id->is_null()) && *ok == false;
   if (!id_matches && !unsolicited_error)
-    return unreachable("the reply from fetchd is for another request: " + excerpt(reply_line),
-                       command, json);
+    return Error{"the reply from fetchd is for another request: " + excerpt(reply_line)};
+  return reply;
+}
+
+// What fetchd replied, checked, printed and turned into the exit status.
+int answer(const std::string& reply_line, const Command& command, const Request& request,
+           bool json) {
+  const auto checked = protocol_reply(reply_line);
+  if (!checked)
+    return unreachable(checked.error().message, command, json);
+  const nlohmann::json& reply = *checked;
+  const auto ok = reply.find("ok");
 
   const auto result = reply.find("result");
   // `fetch --wait` answered with the fetch's outcome: scripts test it by the exit status.
@@ -141,12 +149,12 @@ int answer(const std::string& reply_line, const Command& command, const Request&
 // and `status` says how fetchctl ends.
 std::optional<nlohmann::json> watch_reply(const std::string& reply_line, const Command& command,
                                           bool json, int& status) {
-  const auto reply = nlohmann::json::parse(reply_line, nullptr, /*allow_exceptions=*/false);
-  if (!reply.is_object() || !reply.contains("ok") || !reply["ok"].is_boolean()) {
-    status = unreachable("not a control protocol reply from fetchd: " + excerpt(reply_line),
-                         command, json);
+  const auto checked = protocol_reply(reply_line);
+  if (!checked) {
+    status = unreachable(checked.error().message, command, json);
     return std::nullopt;
   }
+  const nlohmann::json& reply = *checked;
   if (reply["ok"] == false) {
     write(stderr, json ? reply_line + "\n" : render_error(reply.value("error", nlohmann::json())));
     status = kExitRefused;

@@ -110,11 +110,20 @@ bool is_status_code(std::string_view text) {
 
 // "200", "2xx", "200-299", or a comma-separated list of them, as expect.status takes them: a code
 // is a number, a class or range a string.
+// "a, b,c" as {"a", "b", "c"}: the items of an option's comma-separated list, blanks trimmed.
+std::vector<std::string> comma_items(std::string_view text) {
+  std::vector<std::string> items;
+  for (;;) {
+    const auto comma = text.find(',');
+    items.push_back(trim(text.substr(0, comma)));
+    if (comma == std::string_view::npos)
+      return items;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 bool add_expect_status(ArgCursor& cursor, const std::string& text, nlohmann::json& into) {
-  std::string_view rest = text;
-  while (true) {
-    const auto comma = rest.find(',');
-    const std::string item = trim(rest.substr(0, comma));
+  for (const auto& item : comma_items(text)) {
     const bool is_class =
         item.size() == 3 && item[0] >= '1' && item[0] <= '5' && item.substr(1) == "xx";
     const bool is_range = item.size() == 7 && item[3] == '-' && is_status_code(item.substr(0, 3)) &&
@@ -128,9 +137,6 @@ bool add_expect_status(ArgCursor& cursor, const std::string& text, nlohmann::jso
                   "classes (2xx), separated by commas");
       return false;
     }
-    if (comma == std::string_view::npos)
-      break;
-    rest.remove_prefix(comma + 1);
   }
   return true;
 }
@@ -333,19 +339,14 @@ Expected<Request> build_watch(const Args& args) {
     if (cursor.option("--label", value)) {
       add_label(cursor, value, labels);
     } else if (cursor.option("--events", value)) {
-      std::string_view rest = value;
-      while (!cursor.failed()) {
-        const auto comma = rest.find(',');
-        const std::string kind = trim(rest.substr(0, comma));
-        if (std::find(kKinds.begin(), kKinds.end(), kind) == kKinds.end())
+      for (const auto& kind : comma_items(value)) {
+        if (std::find(kKinds.begin(), kKinds.end(), kind) == kKinds.end()) {
           cursor.fail("--events \"" + value +
                       "\": expected kinds among result, state, added, removed, reload, "
                       "separated by commas");
-        else
-          events.push_back(kind);
-        if (comma == std::string_view::npos)
           break;
-        rest.remove_prefix(comma + 1);
+        }
+        events.push_back(kind);
       }
     } else if (cursor.positional(value)) {
       targets.push_back(value);

@@ -110,7 +110,6 @@ nlohmann::json to_json(const UptimeWindow& window) {
 }
 
 nlohmann::json uptime_json(const Uptime& uptime, std::chrono::system_clock::time_point now) {
-  using std::chrono::hours;
   nlohmann::json windows = nlohmann::json::object();
   for (const auto& [name, span] : kUptimeSpans)
     windows[std::string(name)] = to_json(uptime.over(span, now));
