@@ -136,7 +136,9 @@ struct Settings {
   std::string state_dir = "/var/lib/fetchd";
   std::size_t history_length = 100;  // results kept per target
   std::size_t uptime_days = 30;      // days of daily uptime kept per target
-  std::size_t max_in_flight = 256;   // fetches at once, over all targets
+  // How often the results store syncs its log: at most this much is lost to a crash.
+  std::chrono::milliseconds results_flush{1000};
+  std::size_t max_in_flight = 256;  // fetches at once, over all targets
   LogLevel log_level = LogLevel::info;
   std::vector<std::string> dns_servers{};  // "127.0.0.1", "[::1]:53"; empty: resolv.conf
   // Per try, and tries per server. Unset: resolv.conf's options timeout/attempts, else 5 s and 2.

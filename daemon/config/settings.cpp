@@ -186,6 +186,13 @@ void read_dns_timeout(Checker& check, const json& member, const std::string& at,
     settings.dns_timeout = *timeout;
 }
 
+void read_results_flush(Checker& check, const json& member, const std::string& at,
+                        Settings& settings) {
+  using namespace std::chrono_literals;
+  if (auto flush = check.duration(member, at, 10ms, 60s))
+    settings.results_flush = *flush;
+}
+
 void read_dns_attempts(Checker& check, const json& member, const std::string& at,
                        Settings& settings) {
   if (auto attempts = check.integer(member, at, 1, 5))
@@ -301,7 +308,7 @@ void read_web_auth_file(Checker& check, const json& member, const std::string& a
     settings.web_auth_file = *path;
 }
 
-constexpr std::array<KeyRule<Settings>, 19> kSettingsKeys = {{
+constexpr std::array<KeyRule<Settings>, 20> kSettingsKeys = {{
     {"control_socket", read_control_socket, "path of the control socket"},
     {"socket_mode", read_socket_mode, "permission bits of the control socket, as an octal string"},
     {"socket_group", read_group<&Settings::socket_group>, "group of the control socket"},
@@ -310,6 +317,7 @@ constexpr std::array<KeyRule<Settings>, 19> kSettingsKeys = {{
     {"state_dir", read_state_dir, "directory of the state file"},
     {"history_length", read_count<&Settings::history_length, 10'000>, "results kept per target"},
     {"uptime_days", read_count<&Settings::uptime_days, 366>, "days of daily uptime per target"},
+    {"results_flush", read_results_flush, "how often results are synced to the state directory"},
     {"max_in_flight", read_count<&Settings::max_in_flight, 100'000>, "fetches at once, in all"},
     {"log_level", read_log_level, "trace, debug, info, warning or error"},
     {"dns_servers", read_dns_servers, "DNS servers to ask instead of resolv.conf's"},

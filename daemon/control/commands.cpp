@@ -107,6 +107,10 @@ json status_json(const status::Snapshot& snapshot) {
       {"max_in_flight", snapshot.max_in_flight},
       {"totals", {{"fetches", snapshot.fetches}, {"skipped", snapshot.skipped}}},
       {"fetch_rate_per_s", std::round(snapshot.fetch_rate_per_s * 100.0) / 100.0},
+      {"results_store",
+       {{"disk_bytes", snapshot.results_store_bytes},
+        {"error",
+         snapshot.results_store_error ? json(*snapshot.results_store_error) : json(nullptr)}}},
   };
 }
 

@@ -192,6 +192,7 @@ std::optional<WatchKind> WatchHub::kind_of(const results::Event& event) {
     case results::EventKind::reloaded:
       return WatchKind::reload;
     case results::EventKind::stopping:
+    case results::EventKind::skipped:
       break;
   }
   return std::nullopt;

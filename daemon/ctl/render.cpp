@@ -348,6 +348,20 @@ std::string render_status(const json& result, const Request&, const RenderContex
   const json& files = array_of(result, "config_files");
   line(out, "config", files.empty() ? "-" : names_text(files));
 
+  if (const json& store = object_of(result, "results_store"); !store.empty()) {
+    if (const auto error = string_of(store, "error")) {
+      line(out, "results store", "failing: " + *error);
+    } else if (const auto bytes = integer_of(store, "disk_bytes")) {
+      std::array<char, 32> text{};
+      const auto size = static_cast<double>(*bytes);
+      if (size < 1e6)
+        std::snprintf(text.data(), text.size(), "%.1f kB on disk", size / 1e3);
+      else
+        std::snprintf(text.data(), text.size(), "%.1f MB on disk", size / 1e6);
+      line(out, "results store", text.data());
+    }
+  }
+
   const json& reload = object_of(result, "last_reload");
   if (reload.empty()) {
     line(out, "last reload", "none since start");

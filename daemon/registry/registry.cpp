@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 
 namespace fetchd::registry {
@@ -14,17 +15,19 @@ results::FlapPolicy policy_of(const config::TargetConfig& target) {
 
 }  // namespace
 
-void Registry::publish_membership(results::EventKind kind, const Entry& entry) {
+void Registry::publish_membership(results::EventKind kind, const Entry& entry, bool results_kept) {
   feed_.publish({.kind = kind,
                  .name = entry.name(),
                  .state = entry.results.state(),
-                 .enabled = entry.config->enabled});
+                 .enabled = entry.config->enabled,
+                 .results_kept = results_kept});
 }
 
 Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
                      nlohmann::json runtime_document, Keep keep, Clock::time_point now) {
   const std::string& name = config->name;
   auto found = entries_.find(name);
+  bool kept = false;
   if (found == entries_.end()) {
     const bool runtime = !runtime_document.is_null();
     auto policy = policy_of(*config);
@@ -40,8 +43,9 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
       runtime_.push_back(&found->second);
   } else {
     Entry& entry = found->second;
-    publish_membership(results::EventKind::removed, entry);
+    publish_membership(results::EventKind::removed, entry, keep == Keep::history);
     if (keep == Keep::history) {
+      kept = true;
       entry.results.set_policy(policy_of(*config));
     } else {
       entry.results =
@@ -56,7 +60,26 @@ Entry& Registry::put(std::shared_ptr<const config::TargetConfig> config,
     else if (!was_runtime && entry.runtime())
       runtime_.push_back(&entry);
   }
-  publish_membership(results::EventKind::added, found->second);
+  publish_membership(results::EventKind::added, found->second, kept);
+  return found->second;
+}
+
+Entry& Registry::adopt(std::shared_ptr<const config::TargetConfig> config,
+                       nlohmann::json runtime_document, results::TargetResults results) {
+  results.set_policy(policy_of(*config));
+  results.set_history_length(history_length_);
+  results.set_uptime_days(uptime_days_);
+  results.set_duration_buckets(duration_buckets_);
+  const bool runtime = !runtime_document.is_null();
+  std::string name = config->name;
+  auto [found, inserted] = entries_.try_emplace(
+      std::move(name),
+      Entry{std::move(config), std::move(runtime_document), std::move(results), {}});
+  if (!inserted)
+    throw std::logic_error("adopt: \"" + found->first + "\" is already tracked");
+  if (runtime)
+    runtime_.push_back(&found->second);
+  publish_membership(results::EventKind::added, found->second, true);
   return found->second;
 }
 
@@ -95,8 +118,14 @@ void Registry::record(std::string_view name, const http::FetchResult& result) {
 
 void Registry::record_skipped(std::string_view name, std::uint64_t slots) {
   const auto found = entries_.find(name);
-  if (found != entries_.end())
-    found->second.results.record_skipped(slots);
+  if (found == entries_.end())
+    return;
+  found->second.results.record_skipped(slots);
+  feed_.publish({.kind = results::EventKind::skipped,
+                 .name = found->second.name(),
+                 .state = found->second.results.state(),
+                 .enabled = found->second.config->enabled,
+                 .slots = slots});
 }
 
 void Registry::set_duration_buckets(std::vector<double> bounds) {

@@ -59,6 +59,10 @@ class Registry {
   // `keep` decides. Publishes `removed` for an entry replaced, then `added`.
   Entry& put(std::shared_ptr<const config::TargetConfig> config, nlohmann::json runtime_document,
              Keep keep, Clock::time_point now);
+  // Tracks a new `config` with results kept from before (restored from the state directory at
+  // start), under the entry's policy and the registry's settings. Publishes `added`.
+  Entry& adopt(std::shared_ptr<const config::TargetConfig> config, nlohmann::json runtime_document,
+               results::TargetResults results);
   // Publishes `removed`; false when `name` is not tracked.
   bool remove(std::string_view name);
 
@@ -89,7 +93,7 @@ class Registry {
   // Judges a completed attempt against the entry's expectations, records it and publishes it. An
   // attempt for a name no longer tracked (removed while its fetch was finishing) is dropped.
   void record(std::string_view name, const http::FetchResult& result);
-  // Overruns (see TargetResults::record_skipped); dropped when `name` is not tracked.
+  // Overruns (see TargetResults::record_skipped), published; dropped when `name` is not tracked.
   void record_skipped(std::string_view name, std::uint64_t slots);
 
   // The daemon-wide history length, applied to every entry (keeping each one's newest results).
@@ -103,7 +107,7 @@ class Registry {
   const std::vector<double>& duration_buckets() const { return *duration_buckets_; }
 
  private:
-  void publish_membership(results::EventKind kind, const Entry& entry);
+  void publish_membership(results::EventKind kind, const Entry& entry, bool results_kept = false);
 
   results::Feed& feed_;
   std::size_t history_length_;

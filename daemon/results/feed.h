@@ -2,7 +2,7 @@
 
 // The results feed: one stream of what happens to targets, published where it happens (the
 // registry), delivered to every subscriber on the loop. The journal line, the state counts, the
-// fetch rate, `fetch --wait` — and next metrics, alerts, watch and persistence — are subscribers;
+// fetch rate, `fetch --wait`, watch and persistence (service/persistence.h) are subscribers;
 // none of them reaches back into the registry or the scheduler.
 //
 // Subscribers are called synchronously, in registration order, and must not block: they update a
@@ -31,6 +31,7 @@ enum class EventKind : std::uint8_t {
              // a fetch of it still in flight is dropped
   stopping,  // the daemon is stopping: every fetch in flight is dropped (`name` is empty)
   reloaded,  // a reload was applied or refused: `ok`, and `detail` its summary (`name` is empty)
+  skipped,   // runs skipped because the previous fetch still ran: `slots` (not attempts)
 };
 
 struct Event {
@@ -41,8 +42,12 @@ struct Event {
   bool enabled = true;
   std::shared_ptr<const FullResult> result{};  // recorded only
   const StateChange* change = nullptr;         // recorded only, when the state changed
-  bool ok = true;                              // reloaded only: applied (else refused)
-  std::string_view detail{};                   // reloaded only
+  // added: the target kept its results (a change that kept its URL, or restored at start) rather
+  // than starting over; removed: it is about to be added again keeping them.
+  bool results_kept = false;
+  std::uint64_t slots = 0;    // skipped only
+  bool ok = true;             // reloaded only: applied (else refused)
+  std::string_view detail{};  // reloaded only
 };
 
 class Feed {

@@ -22,6 +22,8 @@
 
 namespace fetchd::results {
 
+struct Codec;
+
 inline constexpr std::size_t kDefaultHistoryLength = 100;
 
 // Flap control: how many attempts in a row it takes to change the state. From unknown, the first
@@ -142,6 +144,8 @@ class TargetResults {
   std::shared_ptr<const FullResult> latest_failure() const { return latest_failure_; }
 
  private:
+  friend struct Codec;  // the persisted form (results/codec.h)
+
   FlapPolicy policy_;
   State state_ = State::unknown;
   std::chrono::system_clock::time_point state_since_;

@@ -19,6 +19,8 @@
 
 namespace fetchd::results {
 
+struct Codec;
+
 inline constexpr std::size_t kDefaultUptimeDays = 30;
 inline constexpr std::size_t kUptimeHours = 48;
 // Outages kept per target, the newest; older ones fall out of `outages` (7 days) anyway.
@@ -67,6 +69,8 @@ class Uptime {
   std::size_t heap_bytes() const;
 
  private:
+  friend struct Codec;  // the persisted form (results/codec.h)
+
   // One hour or one day: `index` is hours or days since the epoch (kUnused: never filled).
   struct Bucket {
     static constexpr std::int32_t kUnused = INT32_MIN;

@@ -53,6 +53,7 @@ void StateCounts::on_event(const results::Event& event) {
       break;
     case results::EventKind::stopping:
     case results::EventKind::reloaded:
+    case results::EventKind::skipped:
       break;
   }
 }
@@ -76,6 +77,7 @@ void FetchWaits::on_event(const results::Event& event) {
     }
     case results::EventKind::added:
     case results::EventKind::reloaded:
+    case results::EventKind::skipped:
       return;
   }
 }

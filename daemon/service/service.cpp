@@ -87,6 +87,7 @@ std::vector<std::string> keep_restart_only_settings(const config::Settings& runn
   keep("max_clients", running.max_clients, next.max_clients);
   keep("admin_group", running.admin_group, next.admin_group);
   keep("state_dir", running.state_dir, next.state_dir);
+  keep("results_flush", running.results_flush, next.results_flush);
   keep("dns_servers", running.dns_servers, next.dns_servers);
   keep("dns_timeout", running.dns_timeout, next.dns_timeout);
   keep("dns_attempts", running.dns_attempts, next.dns_attempts);
@@ -161,17 +162,47 @@ void Service::start() {
   auto stored = state_file_.load();
   if (!stored)
     throw StartupError(stored.error().message);
+  // A copy: applying the first plan replaces config_.
+  const config::Settings settings = config_->settings;
+  const auto restore_began = std::chrono::steady_clock::now();
+  auto restored =
+      state::ResultsStore::load(settings.state_dir, settings.history_length, settings.uptime_days);
+  if (!restored)
+    throw StartupError("cannot restore the results: " + restored.error().message);
+  for (const auto& problem : restored->problems)
+    spdlog::warn("results store: {}", problem);
+  // Subscribed before the targets are added, so that the store learns each one's URL and policy.
+  persistence_ = std::make_unique<Persistence>(
+      loop_, feed_, registry_,
+      std::make_unique<state::ResultsStore>(settings.state_dir, settings.results_flush, *restored),
+      settings.results_flush);
+
   config::Config first = *config_;
   first.targets = std::move(initial_targets_);
   auto initial = plan(std::move(first), {}, {}, *stored, state_file_.path().string());
   const bool dropped = initial.runtime_dropped;
   ReloadReport report;
-  apply(std::move(initial), report);
+  apply(std::move(initial), report, &restored->targets);
   if (dropped)
     save_runtime_targets(runtime_documents());
+  // Stored targets no longer configured, or whose URL changed, while fetchd was stopped.
+  for (const auto& [name, target] : restored->targets)
+    persistence_->forget(name);
   spdlog::info("fetchd started: {} ({} from the state file), {}",
                plural(registry_.size(), "target"), registry_.runtime_entries().size(),
                plural(config_->files.size(), "file"));
+  if (restored->files > 0) {
+    spdlog::info("results restored for {} from {} ({:.1f} MB) in {} ms{}",
+                 plural(results_restored_, "target"), settings.state_dir,
+                 static_cast<double>(restored->snapshot_bytes + restored->log_bytes) / 1e6,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - restore_began)
+                     .count(),
+                 restored->targets.empty()
+                     ? std::string()
+                     : "; dropped those of " + plural(restored->targets.size(), "target") +
+                           " no longer configured");
+  }
   const dns::RetryOptions& retry = resolver_.retry();
   spdlog::info("DNS: {} per try, {} per server (from {})", config::format_duration(retry.timeout),
                plural(static_cast<std::size_t>(retry.attempts), "try", "tries"), retry.source);
@@ -293,13 +324,26 @@ void Service::start_job(registry::Entry& entry) {
                         target->interval});
 }
 
-void Service::apply(Plan plan, ReloadReport& report) {
+void Service::apply(Plan plan, ReloadReport& report,
+                    std::map<std::string, state::StoredTarget, std::less<>>* restored) {
   const auto now = Clock::now();
   for (const auto& name : plan.removed)
     registry_.remove(name);  // and with its entry, its job
   for (std::size_t i = 0; i < plan.puts.size(); ++i) {
     auto& put = plan.puts[i];
     (i < plan.added ? report.added : report.changed).push_back(put.target->name);
+    if (restored != nullptr) {
+      // The reload rules across a restart: a new URL starts over, other changes keep the results.
+      if (auto found = restored->find(put.target->name); found != restored->end()) {
+        auto stored = std::move(restored->extract(found).mapped());
+        if (stored.url == put.target->fetch.url.to_string()) {
+          start_job(registry_.adopt(std::move(put.target), std::move(put.runtime_document),
+                                    std::move(stored.results)));
+          ++results_restored_;
+          continue;
+        }
+      }
+    }
     start_job(registry_.put(std::move(put.target), std::move(put.runtime_document), put.keep, now));
   }
   report.removed = std::move(plan.removed);
@@ -435,6 +479,9 @@ void Service::shutdown() {
   // more, end now rather than when c-ares gives up on them.
   resolver_.cancel_all();
   feed_.publish({.kind = results::EventKind::stopping});
+  // What the store has queued is written and synced.
+  if (persistence_)
+    persistence_->stop();
   reader_.join();
 }
 
@@ -446,6 +493,7 @@ status::TargetCounts Service::count_targets() const {
 
 status::Snapshot Service::snapshot() const {
   const auto stats = scheduler_.stats();
+  const auto store = persistence_ ? persistence_->stats() : state::ResultsStoreStats{};
   return status::Snapshot{
       .version = kVersion,
       .pid = static_cast<long>(::getpid()),
@@ -462,6 +510,8 @@ status::Snapshot Service::snapshot() const {
       .skipped = stats.slots_skipped,
       .fetch_rate_per_s = fetch_rate_.per_second(std::chrono::steady_clock::now()),
       .lateness = status::lateness_of(scheduler_.recent_lateness_us()),
+      .results_store_bytes = store.disk_bytes,
+      .results_store_error = store.error,
   };
 }
 

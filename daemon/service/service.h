@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@
 #include "scheduler/scheduler.h"
 #include "service/fetch_rate.h"
 #include "service/observers.h"
+#include "service/persistence.h"
 #include "state/runtime_targets.h"
 #include "status/snapshot.h"
 
@@ -51,8 +53,9 @@ class Service final : public control::Backend {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  // Loads the runtime targets and starts every job. Throws StartupError if the state file cannot
-  // be read. Call before the loop runs.
+  // Loads the runtime targets and the results kept in the state directory, and starts every job.
+  // Throws StartupError if the state directory cannot be read, or holds results of another format
+  // version. Call before the loop runs.
   void start();
   // Re-reads the configuration off the loop thread; if it is valid, applies the difference on the
   // loop, otherwise keeps the running configuration untouched and remembers the failure. `done`
@@ -123,7 +126,10 @@ class Service final : public control::Backend {
   static std::vector<RuntimeTarget> reread_runtime_targets(
       const std::vector<nlohmann::json>& documents, const config::Config& next,
       const std::string& state_file);
-  void apply(Plan plan, ReloadReport& report);
+  // `restored`: at start, the results kept in the state directory; a new target whose URL is
+  // unchanged takes its own (and leaves the map), the rest start over.
+  void apply(Plan plan, ReloadReport& report,
+             std::map<std::string, state::StoredTarget, std::less<>>* restored = nullptr);
   std::vector<RuntimeTarget> runtime_targets() const;
   std::vector<nlohmann::json> runtime_documents() const;
   void start_job(registry::Entry& entry);
@@ -163,6 +169,9 @@ class Service final : public control::Backend {
   FetchRate fetch_rate_{std::chrono::steady_clock::now()};
   FetchWaits fetch_waits_;
   std::vector<results::Feed::Subscription> subscriptions_;
+  std::size_t results_restored_ = 0;  // targets that took their results from the state directory
+  // Last: it reads the registry and its subscription must end before the feed does.
+  std::unique_ptr<Persistence> persistence_;
 };
 
 }  // namespace fetchd::service

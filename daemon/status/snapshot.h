@@ -59,6 +59,10 @@ struct Snapshot {
   std::uint64_t skipped = 0;       // slots skipped since start: the previous fetch still ran
   double fetch_rate_per_s = 0;     // completed fetches per second over the last minute
   Lateness lateness{};
+  // The results store in the state directory: its files' size, and its latest write error while
+  // writing fails (results stay in memory; fetching goes on).
+  std::uint64_t results_store_bytes = 0;
+  std::optional<std::string> results_store_error{};
 
   std::int64_t uptime_s() const;
 };

@@ -84,6 +84,23 @@ class FaultsTest : public ::testing::Test {
     return ctl({"add", "--json", target.dump()});
   }
 
+  // Remounts the daemon's tmpfs state directory (in its mount namespace). Tried again for a while:
+  // a read-only remount fails with EBUSY at the moment the daemon has a file there open for
+  // writing (the results log, briefly at each flush).
+  void remount_state(const test::ChildProcess& daemon, const char* mode) const {
+    test::Completed run;
+    EXPECT_TRUE(test::eventually(
+        [&] {
+          run = test::run_command(
+              {"/usr/bin/nsenter", "--target", std::to_string(daemon.pid()), "--mount", "mount",
+               "-o", std::string("remount,") + mode, state().string()},
+              dir_.path() / "nsenter.out");
+          return run.exit_status == 0;
+        },
+        5s))
+        << run.output;
+  }
+
   static test::NginxServer* nginx_;
   test::TempDir dir_{"fetchd-faults"};
   std::string last_refusal_{};
@@ -126,7 +143,9 @@ TEST_F(FaultsTest, AFullOrReadOnlyStateDirectoryRefusesTheAddAndKeepsTheOldFile)
   EXPECT_EQ(ctl({"status"})["ok"], true);
   for (const auto& entry : std::filesystem::directory_iterator(inside)) {
     const auto name = entry.path().filename().string();
-    EXPECT_TRUE(name == "targets.json" || name == "ballast") << "left behind: " << name;
+    EXPECT_TRUE(name == "targets.json" || name == "ballast" ||
+                (name.starts_with("results-") && name.ends_with(".log")))
+        << "left behind: " << name;
   }
 
   std::filesystem::remove(inside / "ballast");
@@ -135,26 +154,61 @@ TEST_F(FaultsTest, AFullOrReadOnlyStateDirectoryRefusesTheAddAndKeepsTheOldFile)
   EXPECT_NE(read_text(state_file).find("\"second\""), std::string::npos);
 
   // Read-only: the same refusal, the same recovery.
-  const std::string pid = std::to_string(daemon->pid());
-  const auto remount = [&](const char* mode) {
-    const auto run = test::run_command({"/usr/bin/nsenter", "--target", pid, "--mount", "mount",
-                                        "-o", std::string("remount,") + mode, state().string()},
-                                       dir_.path() / "nsenter.out");
-    ASSERT_EQ(run.exit_status, 0) << run.output;
-  };
-  remount("ro");
+  remount_state(*daemon, "ro");
   const std::string before_read_only = read_text(state_file);
   reply = add("third");
   EXPECT_EQ(reply["error"]["code"], "io_error") << reply.dump();
   EXPECT_NE(reply.dump().find("Read-only file system"), std::string::npos) << reply.dump();
   EXPECT_EQ(ctl({"remove", "first"})["error"]["code"], "io_error");
   EXPECT_EQ(read_text(state_file), before_read_only);
-  remount("rw");
+  remount_state(*daemon, "rw");
   EXPECT_EQ(add("third")["ok"], true);
   EXPECT_EQ(ctl({"remove", "first"})["ok"], true);
 
   const auto [status, took] = test::stop_daemon(*daemon);
   EXPECT_EQ(status, 0) << daemon->output();
+}
+
+// The results store on a state directory that turns read-only under it: the failure is in
+// status and logged once, fetching and recording go on, and once the directory is writable again
+// a snapshot makes the store whole (logged once too).
+TEST_F(FaultsTest, AResultsStoreThatCannotWriteIsReportedOnceAndFetchingGoesOn) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "needs root for a mount namespace and a tmpfs";
+  std::filesystem::create_directories(state());
+  write_config(R"(, "results_flush": "100ms")",
+               R"({"name": "web", "interval": "100ms", "url": ")" + nginx_->url("/") + "\"}");
+  auto daemon =
+      test::start_daemon({"/usr/bin/unshare", "--mount", "sh", "-c",
+                          "mount -t tmpfs -o size=1m tmpfs \"$0\" && exec \"$@\"", state().string(),
+                          FETCHD_BINARY, "--config", (dir_.path() / "fetchd.json").string()},
+                         dir_.path() / "daemon.log", socket());
+  const auto attempts = [&] {
+    return ctl({"show", "web"})["result"]["summary"]["totals"]["attempts"].get<int>();
+  };
+  const auto store_error = [&] { return ctl({"status"})["result"]["results_store"]["error"]; };
+  ASSERT_TRUE(test::eventually([&] { return attempts() >= 2; }, 10s)) << daemon->output();
+  EXPECT_TRUE(store_error().is_null());
+
+  remount_state(*daemon, "ro");
+  ASSERT_TRUE(test::eventually([&] { return !store_error().is_null(); }, 10s)) << daemon->output();
+  EXPECT_NE(store_error().get<std::string>().find("Read-only file system"), std::string::npos)
+      << store_error();
+  const int while_failing = attempts();
+  ASSERT_TRUE(test::eventually([&] { return attempts() >= while_failing + 5; }, 10s));
+  EXPECT_TRUE(ctl({"status"})["ok"]);
+
+  remount_state(*daemon, "rw");
+  ASSERT_TRUE(test::eventually([&] { return store_error().is_null(); }, 20s)) << daemon->output();
+  EXPECT_TRUE(daemon->wait_for_output("writing to " + state().string() + " works again", 5s));
+  const auto [status, took] = test::stop_daemon(*daemon);
+  EXPECT_EQ(status, 0) << daemon->output();
+  const std::string output = daemon->output();
+  std::size_t reported = 0;
+  for (auto at = output.find("results store: cannot"); at != std::string::npos;
+       at = output.find("results store: cannot", at + 1))
+    ++reported;
+  EXPECT_EQ(reported, 1u) << output;
 }
 
 // A daemon with 160 descriptors, 100 targets fetched every 200 ms and then 300 control

@@ -108,7 +108,11 @@ std::string config(const fs::path& prefix, std::uint16_t http_port, std::uint16_
       << "pid " << quoted(prefix / "nginx.pid") << ";\n"
       << "events { worker_connections 4096; }\n"
          "http {\n"
-         "  access_log off;\n"
+         // One line per request, "<epoch seconds.ms> <request URI>": what fetchd asked for and
+         // when, for tests that count fetches from the server's side.
+         "  log_format fetchd_test '$msec $request_uri';\n"
+      << "  access_log " << quoted(prefix / "access.log")
+      << " fetchd_test;\n"
          "  types { text/html html; }\n"
          "  default_type application/octet-stream;\n"
       << "  client_body_temp_path " << quoted(prefix / "tmp/client_body") << ";\n"

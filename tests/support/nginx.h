@@ -5,7 +5,7 @@
 // process group; a watchdog process kills that group if the test process dies without cleaning up.
 //
 // Served: /index.html (and /) of exactly 1024 bytes, /big.bin of 3 MiB, /redirect (302 to /),
-// /nocontent (204). Other files may be added under docroot().
+// /nocontent (204). Other files may be added under docroot(). Requests are logged (access_log()).
 
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +40,8 @@ class NginxServer {
   // "http://127.0.0.1:<http_port><path>", or https and https_port() when `tls`.
   std::string url(std::string_view path, bool tls = false) const;
   std::filesystem::path docroot() const { return prefix_.path() / "html"; }
+  // "<epoch seconds.ms> <request URI>" per request served, written as each is answered.
+  std::filesystem::path access_log() const { return prefix_.path() / "access.log"; }
 
  private:
   bool start_once();  // false: nginx exited or did not get ready in time; see error.log
