@@ -57,10 +57,10 @@ tidy: test-deps
 	@TIDY_DIRS="$(TIDY_DIRS)" TIDY_JOBS=$(JOBS) scripts/clang-tidy.sh
 
 # ThreadSanitizer on the tests that cross threads: the service's reload reader thread (ServiceTest,
-# the daemons reloading in DaemonTest and FetchctlDaemonTest, the control reload command) and the
-# state files it writes. A report fails the test. Not FetchctlTest: fetchctl has one thread, and
+# the daemons reloading in DaemonTest and FetchctlDaemonTest, the control reload command), the
+# state files it writes and the results store's writer thread. A report fails the test. Not FetchctlTest: fetchctl has one thread, and
 # the fake server's hand-off to the test goes through the fetchctl process, which TSan cannot see.
-TSAN_TESTS ?= ^(ServiceTest|DaemonTest|FetchctlDaemonTest|CommandsTest|AtomicFile|RuntimeTargets|StateCrash)\.
+TSAN_TESTS ?= ^(ServiceTest|DaemonTest|FetchctlDaemonTest|CommandsTest|AtomicFile|RuntimeTargets|StateCrash|ResultsStore|PersistenceTest)\.
 tsan: test-deps $(TSAN)/build.ninja
 	ninja -C $(TSAN) -j$(JOBS) fetchd_tests fetchd fetchctl
 	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
