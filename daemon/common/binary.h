@@ -57,16 +57,17 @@ class BinaryReader {
   }
   std::uint64_t u64() {
     std::uint64_t value = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-      const auto byte = u8();
-      if (!ok_)
-        return 0;
+    const std::size_t most = in_.size() < 10 ? in_.size() : 10;
+    for (std::size_t i = 0; i < most; ++i) {
+      const auto byte = static_cast<std::uint8_t>(in_[i]);
       // The tenth byte may only carry the top bit.
-      if (shift == 63 && byte > 1)
-        return fail<std::uint64_t>();
-      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0)
+      if (i == 9 && byte > 1)
+        break;
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) {
+        in_.remove_prefix(i + 1);
         return value;
+      }
     }
     return fail<std::uint64_t>();
   }

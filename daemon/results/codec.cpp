@@ -340,6 +340,8 @@ struct Codec {
     results.last_failure_ = get_optional_time(in);
 
     const auto entries = in.bounded(kMaxHistory);
+    // Only what is there can be read: each entry takes at least 8 bytes.
+    results.history_.reserve(std::min<std::size_t>(entries, in.left() / 8));
     std::int64_t previous_ms = 0;
     for (std::uint64_t i = 0; i < entries && in.ok(); ++i) {
       const auto entry = get_entry(in, previous_ms);

@@ -127,6 +127,10 @@ std::vector<CompactEntry> History::newest(std::size_t count) const {
   return out;
 }
 
+void History::reserve(std::size_t count) {
+  entries_.reserve(std::min<std::size_t>(capacity_, entries_.size() + count));
+}
+
 void History::set_capacity(std::size_t capacity) {
   capacity = std::min<std::size_t>(capacity, std::numeric_limits<std::uint32_t>::max());
   if (capacity == capacity_)

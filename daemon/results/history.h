@@ -94,6 +94,10 @@ class History {
   // The newest `count` entries (or fewer), oldest first.
   std::vector<CompactEntry> newest(std::size_t count) const;
 
+  // Room for `count` more entries (up to the capacity), allocated at once: for a history read back
+  // whole rather than grown one attempt at a time.
+  void reserve(std::size_t count);
+
   // Changes the capacity, keeping the newest entries that fit.
   void set_capacity(std::size_t capacity);
 

@@ -8,7 +8,8 @@ namespace fetchd::service {
 
 namespace {
 
-// A slice of the snapshot ends after this long (checked every few targets).
+// A slice of the snapshot ends after this long (checked every few targets), and the next begins
+// as long after: a snapshot takes at most half the loop, however busy the rest of it is.
 constexpr auto kSliceTime = std::chrono::milliseconds(2);
 constexpr std::size_t kTargetsBetweenClockReads = 16;
 // Snapshot bytes the writer may be behind before the walk waits for it.
@@ -132,7 +133,7 @@ void Persistence::snapshot_slice() {
     return true;
   });
   if (!finished)
-    return next(std::chrono::milliseconds(0));
+    return next(kSliceTime);
   store_->end_snapshot();
   snapshot_after_.clear();
 }

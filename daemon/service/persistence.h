@@ -3,7 +3,7 @@
 // Persistence: the results store (state/results_store.h) as a consumer of the feed. Every
 // recorded attempt, skipped run, target added or changed and target removed is queued to the
 // store, which writes it off the loop. When the store asks for a snapshot, the registry is walked
-// in name order a slice at a time (at most ~2 ms each, yielding to the loop between slices, and
+// in name order a slice at a time (at most ~2 ms each, then as long for the rest of the loop, and
 // waiting while the writer is behind), so the loop never stalls for it. A write error is logged
 // once when it begins and once when writing works again; status shows it meanwhile.
 

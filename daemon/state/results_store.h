@@ -20,9 +20,9 @@
 // Costs: the loop thread only queues records (a name and a shared pointer); a helper thread
 // encodes and appends them, and fdatasyncs the log every `flush` (settings.results_flush): a
 // kill -9 loses at most what was queued since. Writes grow with the fetch rate, not the target
-// count: a snapshot is taken once the logs since the last one are as large as it (each result is
-// then written about twice in all) and its generation's predecessors are deleted once it is
-// complete (the disk holds about two snapshots' worth). The snapshot is encoded on the loop in
+// count: a snapshot is taken once the logs since the last one are twice as large as it (each
+// result is then written about 1.5 times in all) and its generation's predecessors are deleted
+// once it is complete. The snapshot is encoded on the loop in
 // slices that the caller schedules (service/persistence.h), written by the helper thread.
 //
 // Errors are values: load() fails on a directory it cannot read or a file of another format
@@ -55,6 +55,9 @@ inline constexpr std::size_t kMaxQueuedRecords = 1'000'000;
 struct StoredTarget {
   std::string url;
   results::TargetResults results;
+  // The log's sequence number when the snapshot it came from visited it (0: not from a
+  // snapshot): the log records up to it are already in `results`.
+  std::uint64_t snapshot_sequence = 0;
 };
 
 struct RestoredResults {
