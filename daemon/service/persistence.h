@@ -45,7 +45,6 @@ class Persistence {
   // One slice of the snapshot; schedules the next, or ends it.
   void snapshot_slice();
 
-  asio::io_context& loop_;
   const registry::Registry& registry_;
   std::unique_ptr<state::ResultsStore> store_;
   std::chrono::milliseconds check_every_;

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <isa-l/crc.h>
+#include <ranges>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -403,14 +404,14 @@ Expected<RestoredResults> ResultsStore::load(const fs::path& dir, std::size_t hi
   Replay replay(restored, history_length, uptime_days);
   // The newest snapshot that can be read, then every log from its generation on.
   std::uint64_t base = 0;
-  for (auto it = names.rbegin(); it != names.rend(); ++it) {
-    if (it->kind != kSnapshotFile)
+  for (const auto& name : std::ranges::reverse_view(names)) {
+    if (name.kind != kSnapshotFile)
       continue;
-    auto read = replay.file(file_of(dir, kSnapshotFile, it->generation), kSnapshotFile);
+    auto read = replay.file(file_of(dir, kSnapshotFile, name.generation), kSnapshotFile);
     if (!read)
       return read.error();
     if (*read) {
-      base = it->generation;
+      base = name.generation;
       break;
     }
   }

@@ -8,7 +8,8 @@
 #   lines with their priorities; the packaged web_listen serves /-/ready and /metrics; SIGSEGV and
 #   a frozen loop (SIGSTOP, watchdog) are restarted; socket activation starts the stopped service;
 #   the optional fetchd-web.socket, once enabled, is adopted instead of web_listen and survives
-#   restarts and the upgrade; remove stops it all, purge removes the state.
+#   restarts and the upgrade, as do the results (no state change logged again); remove stops it
+#   all, purge removes the state.
 #
 # Usage: nspawn_e2e.sh FETCHD_DEB
 # Exit 0 all passed, 1 a check failed, 77 the machine cannot run it (the reason is printed).
@@ -327,6 +328,8 @@ check "and the restart completed (a new main pid)" wait_until 15 sh -c \
 # --- Upgrade -------------------------------------------------------------------------------------
 before_upgrade=$(property fetchd.service MainPID)
 adopted_before=$(log_count "$adopted")
+restored_before=$(log_count "results restored for")
+up_lines_before=$(log_count "web is UP")
 check "reinstalling the package (the upgrade path) succeeds" in_container dpkg -i /opt/e2e/fetchd.deb
 check "the upgrade restarts the service" differs "$(property fetchd.service MainPID)" "$before_upgrade"
 check "the service is active after the upgrade" \
@@ -337,6 +340,10 @@ check "fetchd-web.socket stays enabled after the upgrade" \
   equals "$(in_container systemctl is-enabled fetchd-web.socket 2>&1)" enabled
 check "and the upgraded daemon adopts it again" log_grows "$adopted" "$adopted_before"
 check "metrics are answered after the upgrade" wait_until 15 sh -c "$web_is_up_in_metrics"
+check "the results survive the upgrade (restored from /var/lib/fetchd)" \
+  log_grows "results restored for" "$restored_before"
+check "and web, UP before, logs no change to UP again" equals "$(log_count "web is UP")" \
+  "$up_lines_before"
 
 # --- Remove and purge --------------------------------------------------------------------------
 in_container dpkg -r fetchd >"$work/remove.log" 2>&1
