@@ -185,7 +185,7 @@ void Service::start() {
   apply(std::move(initial), report, &restored->targets);
   if (dropped)
     save_runtime_targets(runtime_documents());
-  // Stored targets no longer configured, or whose URL changed, while fetchd was stopped.
+  // What is left of the stored targets is no longer configured: dropped from the store.
   for (const auto& [name, target] : restored->targets)
     persistence_->forget(name);
   spdlog::info("fetchd started: {} ({} from the state file), {}",
