@@ -31,7 +31,8 @@ std::vector<std::string> names(const Registry& registry) {
 struct Recorder {
   explicit Recorder(results::Feed& feed)
       : subscription(feed.subscribe("test", [this](const results::Event& event) {
-          static constexpr const char* kKinds[] = {"recorded", "added", "removed", "stopping"};
+          static constexpr const char* kKinds[] = {"recorded", "added",    "removed",
+                                                   "stopping", "reloaded", "skipped"};
           std::string line =
               std::string(kKinds[static_cast<int>(event.kind)]) + " " + std::string(event.name);
           if (event.change != nullptr) {
@@ -111,6 +112,28 @@ TEST_F(RegistryTest, CountsSkips) {
   EXPECT_EQ(registry_.find("a")->results.totals().skipped, 3u);
   EXPECT_EQ(registry_.find("a")->results.totals().attempts, 0u);
   EXPECT_TRUE(registry_.find("a")->results.history().empty());
+  // Published, for the results store to count them too.
+  EXPECT_EQ(std::vector<std::string>(recorder_.lines.end() - 2, recorder_.lines.end()),
+            (std::vector<std::string>{"skipped a", "skipped a"}));
+}
+
+TEST_F(RegistryTest, MembershipEventsSayWhetherTheResultsWereKept) {
+  std::vector<std::string> kept;
+  const auto subscription = feed_.subscribe("kept", [&](const results::Event& event) {
+    if (event.kind == results::EventKind::added || event.kind == results::EventKind::removed)
+      kept.push_back(std::string(event.name) + (event.results_kept ? " kept" : " new"));
+  });
+  put("a");
+  put("a", FlapPolicy{2, 3}, Keep::history, kEpoch + 1h);
+  put("a", FlapPolicy{}, Keep::nothing, kEpoch + 2h);
+  auto restored = results::TargetResults(FlapPolicy{}, 10, kEpoch);
+  restored.record(results::Attempt{results::test::ok_result(kEpoch + 1s), ""});
+  const Entry& adopted =
+      registry_.adopt(target("b", FlapPolicy{4, 5}), nullptr, std::move(restored));
+  EXPECT_EQ(adopted.results.state(), State::up);
+  EXPECT_EQ(adopted.results.policy(), (FlapPolicy{4, 5}));
+  EXPECT_EQ(kept,
+            (std::vector<std::string>{"a new", "a kept", "a kept", "a new", "a new", "b kept"}));
 }
 
 TEST_F(RegistryTest, ReplacingKeepsHistoryAndAppliesThePolicy) {
