@@ -137,7 +137,7 @@ bool same_fetch(const http::Target& a, const http::Target& b) {
   return a.url.scheme == b.url.scheme && a.url.host == b.url.host &&
          a.url.host_is_ipv6_literal == b.url.host_is_ipv6_literal && a.url.port == b.url.port &&
          a.url.target == b.url.target && a.method == b.method && a.headers == b.headers &&
-         a.timeout == b.timeout && a.max_header_bytes == b.max_header_bytes &&
+         a.body == b.body && a.timeout == b.timeout && a.max_header_bytes == b.max_header_bytes &&
          a.max_body_bytes == b.max_body_bytes && a.tls.verify_peer == b.tls.verify_peer &&
          a.tls.ca_file == b.tls.ca_file && a.tls.server_name == b.tls.server_name &&
          a.family == b.family && a.max_redirects == b.max_redirects && a.keep_body == b.keep_body;
@@ -209,6 +209,7 @@ nlohmann::json to_json(const TargetConfig& target) {
       {"timeout", format_duration(fetch.timeout)},
       {"method", http::to_string(fetch.method)},
       {"headers", headers},
+      {"body", fetch.body},
       {"labels", target.labels},
       {"enabled", target.enabled},
       {"tls", tls},

@@ -95,7 +95,7 @@ Checked<TargetConfig> check_target(const nlohmann::json& value, const Defaults& 
                                    const std::string& source, const std::string& pointer) {
   Checked<TargetConfig> out;
   Checker check(out.errors, source);
-  out.value = read_target_entry(check, value, defaults, pointer);
+  out.value = read_target_entry(check, value, defaults, pointer, /*from_control=*/true);
   return out;
 }
 

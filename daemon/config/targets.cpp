@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <sys/stat.h>
 
 #include "common/quote.h"
+#include "common/read_file.h"
 #include "config/expectations.h"
 #include "config/labels.h"
 #include "config/loader.h"
@@ -77,8 +81,54 @@ void read_timeout(Checker& check, const json& member, const std::string& at,
 }
 
 void read_method(Checker& check, const json& member, const std::string& at, TargetBeingRead& into) {
-  if (auto index = check.choice(member, at, {"GET", "HEAD"}))
-    into.target.fetch.method = *index == 0 ? http::Method::get : http::Method::head;
+  constexpr std::array kMethods = {http::Method::get, http::Method::head, http::Method::post,
+                                   http::Method::put};
+  if (auto index = check.choice(member, at, {"GET", "HEAD", "POST", "PUT"}))
+    into.target.fetch.method = kMethods.at(*index);
+}
+
+// Any text: a JSON or form body has its newlines (the length, not the bytes, frames it).
+void read_body(Checker& check, const json& member, const std::string& at, TargetBeingRead& into) {
+  if (!member.is_string()) {
+    check.fail(at, "expected the body as a string, found " + found(member));
+    return;
+  }
+  into.target.fetch.body = member.get<std::string>();
+}
+
+// Read when the configuration is (at start, and on the reload thread): a regular file (a FIFO
+// would block the read) of at most http::kMaxRequestBody bytes.
+void read_body_file(Checker& check, const json& member, const std::string& at,
+                    TargetBeingRead& into) {
+  if (into.from_control) {
+    check.fail(at,
+               "body_file is not accepted through the control socket (it would read a file of "
+               "the daemon's disk); send the body itself as \"body\"");
+    return;
+  }
+  const std::string* path = check.string(member, at, false);
+  if (path == nullptr)
+    return;
+  struct stat info {};
+  if (::stat(path->c_str(), &info) != 0) {
+    check.fail(at, "cannot read body_file " + quote(*path) + ": " + std::strerror(errno));
+    return;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    check.fail(at, "body_file " + quote(*path) + " is not a regular file");
+    return;
+  }
+  if (static_cast<std::size_t>(info.st_size) > http::kMaxRequestBody) {
+    check.fail(at, "body_file " + quote(*path) + " has " + std::to_string(info.st_size) +
+                       " bytes; a request body may have at most 1 MiB");
+    return;
+  }
+  auto text = read_file(*path);
+  if (!text) {
+    check.fail(at, "cannot read body_file " + quote(*path) + ": " + text.error().message);
+    return;
+  }
+  into.target.fetch.body = std::move(text).value();
 }
 
 void read_headers(Checker& check, const json& member, const std::string& at,
@@ -191,13 +241,15 @@ void read_expect(Checker& check, const json& member, const std::string& at, Targ
   read_expectations(check, member, at, into.target.expect);
 }
 
-constexpr std::array<KeyRule<TargetBeingRead>, 16> kTargetKeys = {{
+constexpr std::array<KeyRule<TargetBeingRead>, 18> kTargetKeys = {{
     {"name", read_name, "unique name; from the URL's host when left out"},
     {"url", read_url, "the http:// or https:// URL to fetch"},
     {"interval", read_interval, "time between fetches"},
     {"timeout", read_timeout, "deadline of one whole fetch, redirects included"},
-    {"method", read_method, R"("GET" or "HEAD")"},
+    {"method", read_method, R"("GET", "HEAD", "POST" or "PUT")"},
     {"headers", read_headers, "extra request headers, by name"},
+    {"body", read_body, "the request body of a POST or PUT"},
+    {"body_file", read_body_file, "a file whose contents are the request body"},
     {"labels", read_labels, "labels carried into results and metrics"},
     {"enabled", read_enabled, "false: defined, but not fetched"},
     {"tls", read_tls, "certificate checking: verify, ca_file, server_name"},
@@ -222,7 +274,7 @@ void finish_target(Checker& check, const std::string& pointer, TargetConfig& tar
                                         std::to_string(target.labels.size()));
   }
   if (target.expect.needs_body() && fetch.method == http::Method::head) {
-    check.fail(pointer, R"(a body expectation needs method "GET", found "HEAD")");
+    check.fail(pointer, R"(a body expectation needs a response body, which method "HEAD" has not)");
   }
   fetch.keep_body = target.expect.needs_body();
   auto valid = http::validate(fetch);
@@ -231,8 +283,13 @@ void finish_target(Checker& check, const std::string& pointer, TargetConfig& tar
 }
 
 // The entry's own keys over the defaults; false after errors. `named` tells whether it has a name.
+void refuse_two_bodies(Checker& check, const json& value, const std::string& pointer) {
+  if (value.is_object() && value.contains("body") && value.contains("body_file"))
+    check.fail(pointer, R"(give either "body" or "body_file", not both)");
+}
+
 bool read_entry_members(Checker& check, const json& value, const std::string& pointer,
-                        TargetConfig& target, bool& named) {
+                        TargetConfig& target, bool& named, bool from_control) {
   if (value.is_string()) {
     auto url = http::parse_url(value.get_ref<const std::string&>());
     if (!url) {
@@ -246,7 +303,8 @@ bool read_entry_members(Checker& check, const json& value, const std::string& po
     check.fail(pointer, "expected a URL string or a target object, found " + found(value));
     return false;
   }
-  TargetBeingRead into{target, false};
+  TargetBeingRead into{target, false, from_control};
+  refuse_two_bodies(check, value, pointer);
   check.members(value, pointer, target_keys(), into);
   if (!value.contains("url"))
     check.fail(pointer, "missing \"url\"");
@@ -267,12 +325,13 @@ std::span<const KeyRule<http::TlsOptions>> tls_keys() {
 void read_defaults(Checker& check, const json& value, const std::string& pointer,
                    Defaults& defaults) {
   TargetBeingRead into{defaults.target, true};
+  refuse_two_bodies(check, value, pointer);
   check.members(value, pointer, target_keys(), into);
 }
 
 std::optional<TargetConfig> read_target_entry(Checker& check, const json& value,
-                                              const Defaults& defaults,
-                                              const std::string& pointer) {
+                                              const Defaults& defaults, const std::string& pointer,
+                                              bool from_control) {
   const std::size_t errors_before = check.error_count();
   TargetConfig target = defaults.target;
   target.name.clear();
@@ -280,7 +339,7 @@ std::optional<TargetConfig> read_target_entry(Checker& check, const json& value,
   target.source_file = check.file();
   target.source_pointer = pointer;
   bool named = false;
-  if (!read_entry_members(check, value, pointer, target, named))
+  if (!read_entry_members(check, value, pointer, target, named, from_control))
     return std::nullopt;
   if (check.error_count() != errors_before)
     return std::nullopt;

@@ -18,6 +18,9 @@ namespace fetchd::config {
 struct TargetBeingRead {
   TargetConfig& target;
   bool is_defaults = false;  // `name` and `url` are refused
+  // Sent through the control socket: `body_file` is refused, so that a client cannot make the
+  // daemon read a file of its disk and send it to a URL of the client's choosing.
+  bool from_control = false;
 };
 
 // The keys of a target object and of `defaults`, in the order the unknown-key message lists them.
@@ -30,9 +33,10 @@ std::span<const KeyRule<http::TlsOptions>> tls_keys();
 void read_defaults(Checker& check, const nlohmann::json& value, const std::string& pointer,
                    Defaults& defaults);
 
-// A target entry (URL string or object) over `defaults`, found at `pointer` of the checker's file;
-// nullopt after errors.
+// A target entry (URL string or object) over `defaults`, found at `pointer` of the checker's file
+// (or, `from_control`, sent through the control socket); nullopt after errors.
 std::optional<TargetConfig> read_target_entry(Checker& check, const nlohmann::json& value,
-                                              const Defaults& defaults, const std::string& pointer);
+                                              const Defaults& defaults, const std::string& pointer,
+                                              bool from_control = false);
 
 }  // namespace fetchd::config

@@ -57,9 +57,19 @@ bool family_allows(AddressFamily family, const asio::ip::address& address) {
          (family == AddressFamily::ipv6 && address.is_v6());
 }
 
+// RFC 9110 15.4: a 303 is fetched with GET (HEAD stays HEAD); so is a 301 or 302 after a POST,
+// as browsers and curl do; 307 and 308 repeat the method and its body.
+Method method_after_redirect(Method method, int status) {
+  if (method == Method::head)
+    return method;
+  if (status == 303 || (method == Method::post && (status == 301 || status == 302)))
+    return Method::get;
+  return method;
+}
+
 std::string build_request(const Target& target, const Url& url, Method method) {
   std::string request;
-  request.reserve(160 + url.target.size());
+  request.reserve(160 + url.target.size() + (sends_body(method) ? target.body.size() : 0));
   request.append(to_string(method)).append(" ").append(url.target).append(" HTTP/1.1\r\n");
   // The target's own Host, User-Agent or Accept replace ours rather than being sent twice.
   if (!find_header(target.headers, "Host"))
@@ -73,7 +83,11 @@ std::string build_request(const Target& target, const Url& url, Method method) {
   for (const auto& header : target.headers) {
     request.append(header.name).append(": ").append(header.value).append("\r\n");
   }
+  if (sends_body(method))
+    request.append("Content-Length: ").append(std::to_string(target.body.size())).append("\r\n");
   request.append("\r\n");
+  if (sends_body(method))
+    request.append(target.body);
   return request;
 }
 
@@ -449,6 +463,7 @@ asio::awaitable<FetchResult> Fetcher::fetch(Target target) {
       break;
     }
     url = std::move(next).value();
+    method = method_after_redirect(method, hop.status);
   }
   result.total = since(start);
   co_return result;

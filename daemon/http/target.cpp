@@ -21,7 +21,17 @@ bool is_tchar(char c) {
 }  // namespace
 
 std::string_view to_string(Method method) {
-  return method == Method::head ? "HEAD" : "GET";
+  switch (method) {
+    case Method::head:
+      return "HEAD";
+    case Method::post:
+      return "POST";
+    case Method::put:
+      return "PUT";
+    case Method::get:
+      break;
+  }
+  return "GET";
 }
 
 std::string_view to_string(AddressFamily family) {
@@ -81,6 +91,13 @@ Expected<Target> validate(Target target) {
   if (target.max_redirects < 0 || target.max_redirects > 20) {
     return Error{"redirects must be between 0 and 20"};
   }
+  if (!target.body.empty() && !sends_body(target.method)) {
+    return Error{"a request body needs method POST or PUT, found " +
+                 std::string(to_string(target.method))};
+  }
+  if (target.body.size() > kMaxRequestBody)
+    return Error{"a request body may have at most 1 MiB, found " +
+                 std::to_string(target.body.size()) + " bytes"};
   return target;
 }
 

@@ -43,7 +43,7 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
        R"(/targets/0/intervall: unknown key "intervall" (did you mean "interval"?))"},
       {target_doc(R"("colour": "red")"),
        "/targets/0/colour: unknown key \"colour\" (expected one of: name, url, interval, timeout, "
-       "method, headers, labels, enabled, tls, ip, max_redirects, max_body_bytes, "
+       "method, headers, body, body_file, labels, enabled, tls, ip, max_redirects, max_body_bytes, "
        "max_header_bytes, down_after, up_after, expect)"},
       {R"({"targets": [{"name": "a"}]})", R"(/targets/0: missing "url")"},
       {R"({"targets": [12]})", "/targets/0: expected a URL string or a target object, found 12"},
@@ -65,10 +65,23 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
        R"(/targets/0: invalid URL "http://a.test/#x y": contains a space, control or non-ASCII character)"},
       {R"({"targets": [{"url": 5}]})", "/targets/0/url: expected a URL string, found 5"},
       // request
-      {target_doc(R"("method": "POST")"),
-       R"(/targets/0/method: expected "GET" or "HEAD", found "POST")"},
+      {target_doc(R"("method": "DELETE")"),
+       R"(/targets/0/method: expected "GET", "HEAD", "POST" or "PUT", found "DELETE")"},
       {target_doc(R"("method": "get")"),
-       R"(/targets/0/method: expected "GET" or "HEAD", found "get")"},
+       R"(/targets/0/method: expected "GET", "HEAD", "POST" or "PUT", found "get")"},
+      {target_doc(R"("body": "x")"),
+       "/targets/0: a request body needs method POST or PUT, found GET"},
+      {target_doc(R"("method": "POST", "body": 5)"),
+       "/targets/0/body: expected the body as a string, found 5"},
+      {target_doc(R"("method": "POST", "body": "x", "body_file": "/etc/passwd")"),
+       R"(/targets/0: give either "body" or "body_file", not both)"},
+      {target_doc(R"("method": "POST", "body_file": "/nonexistent/body.json")"),
+       R"(/targets/0/body_file: cannot read body_file "/nonexistent/body.json": No such file or directory)"},
+      {target_doc(R"("method": "POST", "body_file": "/")"),
+       R"(/targets/0/body_file: body_file "/" is not a regular file)"},
+      {target_doc(R"("method": "PUT", "body": ")" + std::string(http::kMaxRequestBody + 1, 'x') +
+                  "\""),
+       "/targets/0: a request body may have at most 1 MiB, found 1048577 bytes"},
       {target_doc(R"("ip": "v4")"),
        R"(/targets/0/ip: expected "any", "ipv4" or "ipv6", found "v4")"},
       {target_doc(R"("headers": {"Connection": "x"})"),
@@ -129,7 +142,7 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
       {target_doc(R"("expect": {"body": "x"})"),
        R"(/targets/0/expect/body: unknown key "body" (expected one of: status, body_contains, body_regex, headers, max_latency, cert_days))"},
       {target_doc(R"("method": "HEAD", "expect": {"body_contains": "x"})"),
-       R"(/targets/0: a body expectation needs method "GET", found "HEAD")"},
+       R"(/targets/0: a body expectation needs a response body, which method "HEAD" has not)"},
       // defaults and settings
       {R"({"defaults": {"url": "http://a.test/"}})",
        R"(/defaults/url: "url" cannot be set in defaults)"},
@@ -593,6 +606,29 @@ TEST(LoaderTarget, RuntimeErrorsAreRelativeToTheObject) {
   auto checked = check_target(json::parse(R"({"url": 1})"), Defaults{}, "add", "/target");
   ASSERT_EQ(checked.errors.size(), 1u);
   EXPECT_EQ(checked.errors[0].to_string(), "add: /target/url: expected a URL string, found 1");
+}
+
+TEST(LoaderTarget, ABodyFileIsReadFromConfigurationFilesButRefusedFromTheControlSocket) {
+  test::TempDir dir("fetchd-body");
+  const auto body = dir.path() / "body.json";
+  test::write_file(body, "{\"alert\": \"test\"}\n");
+  const std::string target = R"({"name": "hook", "url": "http://hook.test/", "method": "POST", )"
+                             R"("body_file": ")" +
+                             body.string() + R"("})";
+  auto config = load_text(R"({"targets": [)" + target + "]}");
+  ASSERT_TRUE(config.value) << config.errors.at(0).to_string();
+  EXPECT_EQ(config.value->targets.at(0).fetch.body, "{\"alert\": \"test\"}\n");
+
+  auto runtime = parse_target(json::parse(target), Defaults{}, "runtime");
+  ASSERT_FALSE(runtime);
+  EXPECT_EQ(runtime.error().message,
+            "/body_file: body_file is not accepted through the control socket (it would read a "
+            "file of the daemon's disk); send the body itself as \"body\"");
+  auto with_body = parse_target(
+      json::parse(R"({"url": "http://hook.test/", "method": "POST", "body": "a=1\nb=2"})"),
+      Defaults{}, "runtime");
+  ASSERT_TRUE(with_body) << with_body.error().message;
+  EXPECT_EQ(with_body->fetch.body, "a=1\nb=2");
 }
 
 TEST(LoaderTarget, NamesAreChecked) {

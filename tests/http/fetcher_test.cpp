@@ -82,6 +82,65 @@ TEST_F(FetcherTest, TargetHeadersReplaceDefaults) {
             "User-Agent: probe\r\n\r\n");
 }
 
+TEST_F(FetcherTest, PostAndPutSendTheBodyWithItsLength) {
+  const std::string body = "{\"text\": \"fetchd\nprobe\"}";
+  ScriptedServer server(io_.get_executor(),
+                        Script{step::ReadRequest{}, step::ReadBody{body.size()},
+                               step::Send{"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"}});
+  auto target = target_for(server.url("/hook"));
+  target.method = Method::post;
+  target.body = body;
+  target.headers.push_back({"Content-Type", "application/json"});
+  const auto result = fetch(target);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result.last().status, 201);
+  EXPECT_EQ(server.requests().at(0),
+            "POST /hook HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
+                "\r\nUser-Agent: fetchd/" + kVersion +
+                "\r\nAccept: */*\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+
+  // An empty PUT still says its length: a server must not wait for a body.
+  ScriptedServer put_server(io_.get_executor(), respond_with("HTTP/1.1 204 No Content\r\n\r\n"));
+  auto put = target_for(put_server.url("/"));
+  put.method = Method::put;
+  ASSERT_TRUE(fetch(put).ok());
+  EXPECT_NE(put_server.requests().at(0).find("PUT / HTTP/1.1\r\n"), std::string::npos);
+  EXPECT_NE(put_server.requests().at(0).find("\r\nContent-Length: 0\r\n\r\n"), std::string::npos);
+}
+
+TEST_F(FetcherTest, RedirectsAfterAPostFollowRfc9110) {
+  const std::string body = "a=1";
+  // 303, and 302 after a POST: GET without the body; 307 and 308: the POST again, body and all.
+  for (const int status : {303, 302, 307, 308}) {
+    const bool repeats = status == 307 || status == 308;
+    ScriptedServer server(io_.get_executor(), [&](std::size_t index) {
+      if (index == 0) {
+        return Script{step::ReadRequest{}, step::ReadBody{body.size()},
+                      step::Send{"HTTP/1.1 " + std::to_string(status) +
+                                 " Moved\r\nLocation: /next\r\nContent-Length: 0\r\n\r\n"}};
+      }
+      Script second{step::ReadRequest{}};
+      if (repeats)
+        second.push_back(step::ReadBody{body.size()});
+      second.push_back(step::Send{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"});
+      return second;
+    });
+    auto target = target_for(server.url("/form"));
+    target.method = Method::post;
+    target.body = body;
+    target.max_redirects = 1;
+    const auto result = fetch(target);
+    ASSERT_TRUE(result.ok()) << status << ": " << result.error().message;
+    ASSERT_EQ(server.requests().size(), 2u) << status;
+    const std::string second = server.requests()[1];
+    EXPECT_EQ(second.starts_with(repeats ? "POST /next " : "GET /next "), true) << second;
+    EXPECT_EQ(second.ends_with("\r\n\r\n" + (repeats ? body : std::string())), true) << second;
+    EXPECT_EQ(second.find("Content-Length") != std::string::npos, repeats) << second;
+  }
+}
+
 TEST_F(FetcherTest, ReadsAContentLengthResponse) {
   ScriptedServer server(
       io_.get_executor(),

@@ -10,6 +10,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
 #include <asio/read_until.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
@@ -87,6 +88,24 @@ asio::awaitable<bool> perform(State& state, Connection& connection, const step::
   std::lock_guard lock(state.mutex);
   state.requests.push_back(connection.unread.substr(0, head_size));
   connection.unread.erase(0, head_size);
+  co_return true;
+}
+
+asio::awaitable<bool> perform(State& state, Connection& connection, const step::ReadBody& body) {
+  if (connection.unread.size() < body.bytes) {
+    const std::size_t had = connection.unread.size();
+    connection.unread.resize(body.bytes);
+    auto buffer = asio::buffer(connection.unread.data() + had, body.bytes - had);
+    auto [error, read] = connection.tls
+                             ? co_await asio::async_read(*connection.tls, buffer, kNoThrow)
+                             : co_await asio::async_read(connection.socket, buffer, kNoThrow);
+    if (error)
+      co_return false;
+  }
+  std::lock_guard lock(state.mutex);
+  if (!state.requests.empty())
+    state.requests.back() += connection.unread.substr(0, body.bytes);
+  connection.unread.erase(0, body.bytes);
   co_return true;
 }
 

@@ -35,6 +35,11 @@ namespace step {
 // bytes after it stay for the next ReadRequest (pipelining). EOF or an over-long head ends the
 // script.
 struct ReadRequest {};
+// Reads exactly `bytes` more (a request body after its head) and appends them to the request last
+// recorded; EOF first ends the script.
+struct ReadBody {
+  std::size_t bytes;
+};
 struct Send {
   std::string bytes;
 };
@@ -55,8 +60,8 @@ struct Reset {};
 struct Hang {};
 }  // namespace step
 
-using Step = std::variant<step::ReadRequest, step::Send, step::SendSlowly, step::Pause, step::Close,
-                          step::Reset, step::Hang>;
+using Step = std::variant<step::ReadRequest, step::ReadBody, step::Send, step::SendSlowly,
+                          step::Pause, step::Close, step::Reset, step::Hang>;
 // A script that runs out of steps ends as if it ended with step::Close. A TLS connection runs its
 // script after the server-side handshake; a failed handshake ends the connection.
 using Script = std::vector<Step>;
