@@ -166,8 +166,33 @@ struct Defaults {
   TargetConfig target{};
 };
 
+// Prometheus Alertmanager (API v2) as the receiver of FetchdTargetDown alerts.
+struct AlertmanagerConfig {
+  std::vector<http::Url> urls{};  // each gets every alert (an HA pair): <url>/api/v2/alerts
+  // How often firing alerts are sent again; each is valid for 4 times this (endsAt), as
+  // Prometheus does, so an Alertmanager that misses a few resolves nothing by itself.
+  std::chrono::milliseconds resend_interval{60'000};
+  std::map<std::string, std::string> labels{};  // added to every alert
+  bool operator==(const AlertmanagerConfig& other) const {
+    if (urls.size() != other.urls.size() || resend_interval != other.resend_interval ||
+        labels != other.labels)
+      return false;
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+      if (urls[i].to_string() != other.urls[i].to_string())
+        return false;
+    }
+    return true;
+  }
+};
+
+struct AlertsConfig {
+  std::optional<AlertmanagerConfig> alertmanager{};
+  bool operator==(const AlertsConfig&) const = default;
+};
+
 struct Config {
   Settings settings{};
+  AlertsConfig alerts{};
   Defaults defaults{};  // merged over every file; runtime targets are parsed against them too
   std::vector<TargetConfig> targets{};
   std::vector<std::string> files{};  // every file read, main first, as named in messages

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/quote.h"
+#include "config/alerts.h"
 #include "config/checker.h"
 #include "config/documents.h"
 #include "config/settings.h"
@@ -39,11 +40,16 @@ void check_targets_member(Checker& check, const json& member, const std::string&
     check.fail(at, "expected an array of targets, found " + found(member));
 }
 
-constexpr std::array<KeyRule<Config>, 4> kTopKeys = {{
+void read_alerts_member(Checker& check, const json& member, const std::string& at, Config& config) {
+  read_alerts(check, member, at, config.alerts);
+}
+
+constexpr std::array<KeyRule<Config>, 5> kTopKeys = {{
     {"$schema", read_schema, "the JSON Schema of the file, for editors"},
     {"settings", read_settings_member, "the daemon's settings"},
     {"defaults", read_defaults_member, "what every target inherits when it does not say"},
     {"targets", check_targets_member, "the targets: URL strings or target objects"},
+    {"alerts", read_alerts_member, "where notifications of state changes go"},
 }};
 
 // Settings and defaults, merged in file order.

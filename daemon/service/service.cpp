@@ -177,6 +177,9 @@ void Service::start() {
       std::make_unique<state::ResultsStore>(settings.state_dir, settings.results_flush, *restored),
       settings.results_flush);
 
+  // Before the targets are added, so that those restored DOWN fire at once.
+  apply_alerts(*config_);
+
   config::Config first = *config_;
   first.targets = std::move(initial_targets_);
   auto initial = plan(std::move(first), {}, {}, *stored, state_file_.path().string());
@@ -358,6 +361,9 @@ void Service::apply(Plan plan, ReloadReport& report,
     registry_.set_duration_buckets(next.metrics_buckets);
   scheduler_.set_max_in_flight(effective_max_in_flight(next.max_in_flight, descriptor_limit_));
   spdlog::set_level(spdlog_level(next.log_level));
+  if (plan.config->alerts != config_->alerts ||
+      next.instance_labels != config_->settings.instance_labels)
+    apply_alerts(*plan.config);
   // The list replaced may hold 100,000 targets: it is freed on the reader thread (the targets
   // still in effect are shared with the new list and survive it).
   asio::post(reader_,
@@ -365,6 +371,30 @@ void Service::apply(Plan plan, ReloadReport& report,
               replaced_targets = std::exchange(config_targets_, std::move(plan.targets))] {});
   report.ok = true;
   report.at = now;
+}
+
+void Service::apply_alerts(const config::Config& next) {
+  const auto& wanted = next.alerts.alertmanager;
+  if (!wanted) {
+    if (alertmanager_) {
+      alertmanager_->stop();
+      alertmanager_.reset();
+      spdlog::info("alertmanager: no longer configured; alerts sent expire by their endsAt");
+    }
+    return;
+  }
+  if (alertmanager_) {
+    alertmanager_->configure(*wanted, next.settings.instance_labels);
+    return;
+  }
+  alertmanager_ = std::make_shared<alerts::Alertmanager>(loop_.get_executor(), fetcher_, registry_,
+                                                         *wanted, next.settings.instance_labels);
+  alertmanager_->start(feed_);
+  std::string urls;
+  for (const auto& url : wanted->urls)
+    urls += (urls.empty() ? "" : ", ") + url.to_string();
+  spdlog::info("alertmanager: alerts go to {} (sent again every {})", urls,
+               config::format_duration(wanted->resend_interval));
 }
 
 std::vector<Service::RuntimeTarget> Service::runtime_targets() const {
@@ -482,6 +512,8 @@ void Service::shutdown() {
   // What the store has queued is written and synced.
   if (persistence_)
     persistence_->stop();
+  if (alertmanager_)
+    alertmanager_->stop();
   reader_.join();
 }
 

@@ -22,6 +22,7 @@
 #include <asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
+#include "alerts/alertmanager.h"
 #include "config/config.h"
 #include "config/loader.h"
 #include "control/backend.h"
@@ -136,6 +137,8 @@ class Service final : public control::Backend {
   std::optional<std::string> save_runtime_targets(const std::vector<nlohmann::json>& documents);
   void subscribe_observers();
   void read_and_plan();
+  // Starts, changes or stops the Alertmanager notifier to match `next`.
+  void apply_alerts(const config::Config& next);
   void finish_reload(std::optional<Plan> planned, std::string errors,
                      std::vector<std::string> pending_restart);
 
@@ -170,8 +173,9 @@ class Service final : public control::Backend {
   FetchWaits fetch_waits_;
   std::vector<results::Feed::Subscription> subscriptions_;
   std::size_t results_restored_ = 0;  // targets that took their results from the state directory
-  // Last: it reads the registry and its subscription must end before the feed does.
+  // Last: these read the registry and their subscriptions must end before the feed does.
   std::unique_ptr<Persistence> persistence_;
+  std::shared_ptr<alerts::Alertmanager> alertmanager_;  // when alerts.alertmanager is configured
 };
 
 }  // namespace fetchd::service

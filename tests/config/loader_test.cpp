@@ -143,6 +143,17 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
        R"(/targets/0/expect/body: unknown key "body" (expected one of: status, body_contains, body_regex, headers, max_latency, cert_days))"},
       {target_doc(R"("method": "HEAD", "expect": {"body_contains": "x"})"),
        R"(/targets/0: a body expectation needs a response body, which method "HEAD" has not)"},
+      // alerts
+      {R"({"alerts": {"alertmanager": {"resend_interval": "1m"}}})",
+       R"(/alerts/alertmanager: missing "urls", e.g. ["http://127.0.0.1:9093"])"},
+      {R"({"alerts": {"alertmanager": {"urls": ["http://127.0.0.1:9093/api"]}}})",
+       R"(/alerts/alertmanager/urls/0: expected the Alertmanager's base URL (no path: fetchd adds /api/v2/alerts), found "http://127.0.0.1:9093/api")"},
+      {R"({"alerts": {"alertmanager": {"urls": []}}})",
+       R"(/alerts/alertmanager/urls: expected an array of 1 to 8 Alertmanager URLs like "http://127.0.0.1:9093", found an empty array)"},
+      {R"({"alerts": {"alertmanager": {"urls": ["http://am:9093"], "resend_interval": "100ms"}}})",
+       R"(/alerts/alertmanager/resend_interval: expected a duration from 1s to 1h, found "100ms")"},
+      {R"({"alerts": {"pagerduty": {}}})",
+       R"(/alerts/pagerduty: unknown key "pagerduty" (expected one of: alertmanager))"},
       // defaults and settings
       {R"({"defaults": {"url": "http://a.test/"}})",
        R"(/defaults/url: "url" cannot be set in defaults)"},
@@ -629,6 +640,24 @@ TEST(LoaderTarget, ABodyFileIsReadFromConfigurationFilesButRefusedFromTheControl
       Defaults{}, "runtime");
   ASSERT_TRUE(with_body) << with_body.error().message;
   EXPECT_EQ(with_body->fetch.body, "a=1\nb=2");
+}
+
+TEST(Loader, AlertsGoToTheAlertmanagersOfTheLastFileThatNamesThem) {
+  auto loaded = load_documents(
+      {{"fetchd.json",
+        R"({"alerts": {"alertmanager": {"urls": ["http://127.0.0.1:9093"], "labels": {"a": "1"}}}})"},
+       {"conf.d/10-am.json",
+        R"({"alerts": {"alertmanager": {"urls": ["http://[::1]:9093/", "https://am.test"],
+                                        "resend_interval": "30s"}}})"}});
+  ASSERT_TRUE(loaded.value) << loaded.errors.at(0).to_string();
+  const auto& alertmanager = loaded.value->alerts.alertmanager;
+  ASSERT_TRUE(alertmanager);
+  ASSERT_EQ(alertmanager->urls.size(), 2u);
+  EXPECT_EQ(alertmanager->urls[0].to_string(), "http://[::1]:9093/");
+  EXPECT_EQ(alertmanager->urls[1].to_string(), "https://am.test/");
+  EXPECT_EQ(alertmanager->resend_interval, std::chrono::seconds(30));
+  EXPECT_TRUE(alertmanager->labels.empty());
+  EXPECT_FALSE(load_text("{}").value->alerts.alertmanager);
 }
 
 TEST(LoaderTarget, NamesAreChecked) {
