@@ -18,7 +18,7 @@ namespace {
 constexpr auto kBatchDelay = std::chrono::milliseconds(100);
 constexpr auto kPostTimeout = std::chrono::seconds(10);
 // An Alertmanager answers {} or an error message: nothing worth more.
-constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
+constexpr std::size_t kMaxAnswerBytes = std::size_t{64} * 1024;
 
 std::map<std::string, std::string> merged(
     std::initializer_list<const std::map<std::string, std::string>*> layers) {
@@ -32,7 +32,7 @@ std::map<std::string, std::string> merged(
 
 }  // namespace
 
-Alertmanager::Alertmanager(asio::any_io_executor executor, http::Fetcher& fetcher,
+Alertmanager::Alertmanager(const asio::any_io_executor& executor, http::Fetcher& fetcher,
                            const registry::Registry& registry, config::AlertmanagerConfig config,
                            std::map<std::string, std::string> instance_labels)
     : executor_(executor),

@@ -51,7 +51,7 @@ class Alertmanager : public std::enable_shared_from_this<Alertmanager> {
   using Clock = std::chrono::system_clock;
 
   // Subscribe with start(), before the targets are added, so that targets restored DOWN fire.
-  Alertmanager(asio::any_io_executor executor, http::Fetcher& fetcher,
+  Alertmanager(const asio::any_io_executor& executor, http::Fetcher& fetcher,
                const registry::Registry& registry, config::AlertmanagerConfig config,
                std::map<std::string, std::string> instance_labels);
   Alertmanager(const Alertmanager&) = delete;
@@ -90,7 +90,7 @@ class Alertmanager : public std::enable_shared_from_this<Alertmanager> {
   void schedule_resend();
   void send_round();
   std::string body(Clock::time_point now) const;
-  void post(const std::shared_ptr<Sender>& sender, std::string body);
+  void post(const std::shared_ptr<Sender>& sender, std::string alerts);
 
   asio::any_io_executor executor_;
   http::Fetcher& fetcher_;
