@@ -227,7 +227,7 @@ void Alertmanager::post(const std::shared_ptr<Sender>& sender, std::string alert
       executor_, fetcher_.fetch(std::move(target)),
       asio::bind_cancellation_slot(sender->cancel.slot(), [self, sender](
                                                               const std::exception_ptr& error,
-                                                              http::FetchResult result) {
+                                                              const http::FetchResult& result) {
         sender->in_flight = false;
         auto owner = self.lock();
         // Stopped, or its URL replaced by a reload: nothing more to say.
