@@ -66,6 +66,7 @@ void Alertmanager::configure(config::AlertmanagerConfig config,
     auto sender = std::make_shared<Sender>();
     sender->url = url;
     sender->url.target = "/api/v2/alerts";
+    sender->stats.url = url.to_string();
     senders_.push_back(std::move(sender));
   }
   config_ = std::move(config);
@@ -87,7 +88,9 @@ void Alertmanager::stop() {
 }
 
 AlertmanagerStats Alertmanager::stats() const {
-  AlertmanagerStats stats = stats_;
+  AlertmanagerStats stats;
+  for (const auto& sender : senders_)
+    stats.urls.push_back(sender->stats);
   stats.firing = firing_.size();
   stats.resolved = resolved_.size();
   return stats;
@@ -245,12 +248,13 @@ void Alertmanager::post(const std::shared_ptr<Sender>& sender, std::string alert
         }
         const std::string where = sender->url.to_string();
         if (problem.empty()) {
-          ++owner->stats_.sent;
+          ++sender->stats.sent;
+          sender->stats.last_success = Clock::now();
           if (sender->failing)
             spdlog::info("alertmanager {}: alerts are accepted again", where);
           sender->failing = false;
         } else {
-          ++owner->stats_.failed;
+          ++sender->stats.failed;
           if (!sender->failing) {
             spdlog::warn(
                 "alertmanager {}: cannot send alerts: {}; trying again every {} s", where, problem,

@@ -40,8 +40,13 @@ inline constexpr std::string_view kAlertName = "FetchdTargetDown";
 inline constexpr std::chrono::minutes kResolvedResendFor{15};
 
 struct AlertmanagerStats {
-  std::uint64_t sent = 0;    // POSTs answered 2xx
-  std::uint64_t failed = 0;  // POSTs that failed or were refused
+  struct PerUrl {
+    std::string url;
+    std::uint64_t sent = 0;    // POSTs answered 2xx
+    std::uint64_t failed = 0;  // POSTs that failed or were refused
+    std::optional<std::chrono::system_clock::time_point> last_success{};
+  };
+  std::vector<PerUrl> urls;
   std::size_t firing = 0;
   std::size_t resolved = 0;  // still being sent
 };
@@ -81,6 +86,7 @@ class Alertmanager : public std::enable_shared_from_this<Alertmanager> {
     bool in_flight = false;
     bool again = false;  // a round came while a POST was in flight
     bool failing = false;
+    AlertmanagerStats::PerUrl stats;
   };
 
   void on_event(const results::Event& event);
@@ -105,7 +111,6 @@ class Alertmanager : public std::enable_shared_from_this<Alertmanager> {
   bool batch_pending_ = false;
   bool started_ = false;
   bool stopped_ = false;
-  AlertmanagerStats stats_;
   results::Feed::Subscription subscription_;
 };
 

@@ -555,6 +555,34 @@ void Scrape::daemon_families(std::string& out) {
         unix_seconds(last_success));
   gauge({"fetchd_control_clients", Type::gauge, "Connections to the control socket"},
         view_.control_clients ? static_cast<double>(view_.control_clients()) : 0.0);
+  if (!snapshot.notification_routes.empty()) {
+    static constexpr Family kSent{"fetchd_notifications", Type::counter,
+                                  "Notifications sent, by route and result (sent or failed)"};
+    static constexpr Family kLastSuccess{
+        "fetchd_notification_last_success_timestamp_seconds", Type::gauge,
+        "When a notification was last accepted by the route", "seconds"};
+    std::vector<Labels> routes;
+    for (const auto& route : snapshot.notification_routes) {
+      Labels route_labels = instance_;
+      route_labels.add("route", route.route);
+      route_labels.add("url", route.url);
+      routes.push_back(std::move(route_labels));
+    }
+    writer.begin(kSent);
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      const auto& route = snapshot.notification_routes[i];
+      writer.sample(kSent, "_total", routes[i].text(), route.sent, "result", "sent");
+      writer.sample(kSent, "_total", routes[i].text(), route.failed, "result", "failed");
+    }
+    writer.begin(kLastSuccess);
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      if (const auto& last = snapshot.notification_routes[i].last_success)
+        writer.sample(kLastSuccess, "", routes[i].text(), unix_seconds(*last));
+    }
+    gauge({"fetchd_notifications_queued", Type::gauge,
+           "Notifications held to be sent: alerts firing, and resolved ones still sent again"},
+          static_cast<double>(snapshot.notifications_queued));
+  }
   if (const auto* cost = view_.last_scrape) {
     gauge({"fetchd_last_scrape_cpu_seconds", Type::gauge,
            "CPU time the daemon spent on the last complete scrape of /metrics", "seconds"},

@@ -526,6 +526,7 @@ status::TargetCounts Service::count_targets() const {
 status::Snapshot Service::snapshot() const {
   const auto stats = scheduler_.stats();
   const auto store = persistence_ ? persistence_->stats() : state::ResultsStoreStats{};
+  const auto alerts = alertmanager_ ? alertmanager_->stats() : alerts::AlertmanagerStats{};
   return status::Snapshot{
       .version = kVersion,
       .pid = static_cast<long>(::getpid()),
@@ -544,7 +545,18 @@ status::Snapshot Service::snapshot() const {
       .lateness = status::lateness_of(scheduler_.recent_lateness_us()),
       .results_store_bytes = store.disk_bytes,
       .results_store_error = store.error,
+      .notification_routes = notification_routes(),
+      .notifications_queued = alerts.firing + alerts.resolved,
   };
+}
+
+std::vector<status::NotificationRoute> Service::notification_routes() const {
+  std::vector<status::NotificationRoute> routes;
+  if (!alertmanager_)
+    return routes;
+  for (auto& url : alertmanager_->stats().urls)
+    routes.push_back({"alertmanager", std::move(url.url), url.sent, url.failed, url.last_success});
+  return routes;
 }
 
 void Service::for_each_target(const std::function<void(const control::TargetView&)>& visit) const {

@@ -139,6 +139,7 @@ class Service final : public control::Backend {
   void read_and_plan();
   // Starts, changes or stops the Alertmanager notifier to match `next`.
   void apply_alerts(const config::Config& next);
+  std::vector<status::NotificationRoute> notification_routes() const;
   void finish_reload(std::optional<Plan> planned, std::string errors,
                      std::vector<std::string> pending_restart);
 

@@ -42,6 +42,15 @@ struct Lateness {
 };
 Lateness lateness_of(std::vector<std::int64_t> samples_us);
 
+// One destination of notifications and how its deliveries went since start (alerts/).
+struct NotificationRoute {
+  std::string route{};  // "alertmanager"
+  std::string url{};
+  std::uint64_t sent = 0;
+  std::uint64_t failed = 0;
+  std::optional<Clock::time_point> last_success{};
+};
+
 struct Snapshot {
   std::string version{};
   long pid = 0;
@@ -63,6 +72,9 @@ struct Snapshot {
   // writing fails (results stay in memory; fetching goes on).
   std::uint64_t results_store_bytes = 0;
   std::optional<std::string> results_store_error{};
+  std::vector<NotificationRoute> notification_routes{};
+  // Notifications held to be sent: alerts firing, and resolved ones still sent again.
+  std::size_t notifications_queued = 0;
 
   std::int64_t uptime_s() const;
 };

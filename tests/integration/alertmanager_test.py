@@ -13,7 +13,9 @@ receiver, and fetchd with alerts.alertmanager pointing at it (resend_interval 1s
   - the target answers 200 again: the alert resolves in Alertmanager and the receiver is called
     with it, resolved;
   - a restart of fetchd while the target is DOWN sends the same alert again (same startsAt), so
-    Alertmanager sees no new alert.
+    Alertmanager sees no new alert;
+  - /metrics counts what was sent: fetchd_notifications_total{route="alertmanager",result="sent"},
+    fetchd_notification_last_success_timestamp_seconds and fetchd_notifications_queued.
 Python standard library only. Exit status: 0 pass, 1 fail, 77 skip (no alertmanager).
 Every wait is a poll with a deadline.
 """
@@ -156,9 +158,10 @@ def main():
                  30, alive=[alertmanager])
 
         socket_path = os.path.join(work, "fetchd.sock")
+        web = "127.0.0.1:%d" % free_port()
         config = {
             "settings": {"control_socket": socket_path, "state_dir": os.path.join(work, "state"),
-                         "instance_labels": {"location": "lab"}},
+                         "instance_labels": {"location": "lab"}, "web_listen": [web]},
             "defaults": {"interval": "200ms", "timeout": "2s"},
             "alerts": {"alertmanager": {"urls": [am], "resend_interval": "1s",
                                         "labels": {"severity": "page"}}},
@@ -200,6 +203,20 @@ def main():
             raise Failure("startsAt %s is not the state's since %s" % (alert["startsAt"], since))
         wait_for("the receiver to be called with the firing alert",
                  lambda: receiver.find("firing", "api"), 15, alive=[alertmanager])
+        sample_prefix = 'fetchd_notifications_total{location="lab",route="alertmanager",url="%s/",' \
+                        'result="sent"} ' % am
+
+        def sent():
+            with urllib.request.urlopen("http://%s/metrics" % web, timeout=5) as r:
+                text = r.read().decode()
+            for line in text.splitlines():
+                if line.startswith(sample_prefix) and float(line.split()[-1]) > 0:
+                    if "fetchd_notification_last_success_timestamp_seconds{" not in text or \
+                            "\nfetchd_notifications_queued{location=\"lab\"} 1\n" not in text:
+                        raise Failure("the other notification series are missing:\n" + text)
+                    return True
+            return False
+        wait_for("/metrics to count the alerts sent", sent, 10, alive=[daemon])
 
         log("restart while DOWN: the same alert, not a new one")
         daemon.stop()
