@@ -112,10 +112,14 @@ void Alertmanager::on_event(const results::Event& event) {
     }
     case results::EventKind::added: {
       // Restored DOWN at start, or changed keeping its results while DOWN: (still) firing, with
-      // the labels it has now.
+      // the labels it has now. Disabled by the change: resolved, since nothing else would.
       const auto* entry = registry_.find(event.name);
-      if (entry == nullptr || event.state != results::State::down || !event.enabled)
+      if (entry == nullptr)
         return;
+      if (event.state != results::State::down || !event.enabled) {
+        resolve(std::string(event.name), Clock::now());
+        return;
+      }
       const auto failure = entry->results.latest_failure();
       fire(*entry, entry->results.state_since(), failure ? failure->reason() : "down");
       return;
@@ -141,6 +145,9 @@ void Alertmanager::fire(const registry::Entry& entry, Clock::time_point since,
   alert.summary = entry.name() + " is DOWN";
   alert.description = entry.name() + " (" + alert.url + ") is DOWN: " + reason;
   alert.starts_at = since;
+  // The same labels firing again supersede their resolution: sent together, Alertmanager would
+  // take the one that comes later.
+  std::erase_if(resolved_, [&](const Alert& resolved) { return resolved.labels == alert.labels; });
   firing_.insert_or_assign(entry.name(), std::move(alert));
   send_soon();
 }
@@ -161,11 +168,13 @@ void Alertmanager::send_soon() {
     return;
   batch_pending_ = true;
   batch_timer_.expires_after(kBatchDelay);
-  batch_timer_.async_wait([this](std::error_code error) {
-    if (error)
+  // Weak: a reload that drops alerts.alertmanager frees this while a callback may be queued.
+  batch_timer_.async_wait([self = weak_from_this()](std::error_code error) {
+    const auto owner = self.lock();
+    if (error || !owner || owner->stopped_)
       return;
-    batch_pending_ = false;
-    send_round();
+    owner->batch_pending_ = false;
+    owner->send_round();
   });
 }
 
@@ -173,11 +182,12 @@ void Alertmanager::schedule_resend() {
   if (stopped_)
     return;
   resend_timer_.expires_after(config_.resend_interval);
-  resend_timer_.async_wait([this](std::error_code error) {
-    if (error)
+  resend_timer_.async_wait([self = weak_from_this()](std::error_code error) {
+    const auto owner = self.lock();
+    if (error || !owner || owner->stopped_)
       return;
-    send_round();
-    schedule_resend();
+    owner->send_round();
+    owner->schedule_resend();
   });
 }
 
@@ -193,9 +203,9 @@ std::string Alertmanager::body(Clock::time_point now) const {
          {"endsAt", http::format_utc(alert.ends_at.value_or(valid_until))},
          {"generatorURL", alert.url}});
   };
-  for (const auto& [name, alert] : firing_)
-    add(alert);
   for (const auto& alert : resolved_)
+    add(alert);
+  for (const auto& [name, alert] : firing_)
     add(alert);
   return alerts.dump();
 }

@@ -68,7 +68,9 @@ void put_headers(BinaryWriter& out, const http::Headers& headers) {
 }
 http::Headers get_headers(BinaryReader& in) {
   http::Headers headers;
-  const auto count = in.bounded(kMaxHeaders);
+  // Each header takes at least two bytes: a count beyond what is left is damage, not a reason to
+  // allocate.
+  const auto count = in.bounded(std::min<std::size_t>(kMaxHeaders, in.left() / 2));
   for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
     auto name = in.text(kMaxText);
     auto value = in.text(kMaxText);
@@ -176,7 +178,8 @@ void put_entry(BinaryWriter& out, const CompactEntry& entry, std::int64_t previo
 
 CompactEntry get_entry(BinaryReader& in, std::int64_t previous_ms) {
   CompactEntry entry;
-  entry.time_ms = previous_ms + in.i64();
+  if (__builtin_add_overflow(previous_ms, in.i64(), &entry.time_ms))
+    in.invalidate();
   entry.dns_us = get_i32(in);
   entry.connect_us = get_i32(in);
   entry.tls_us = get_i32(in);
@@ -381,7 +384,10 @@ std::optional<Attempt> decode_attempt(BinaryReader& in) {
   attempt.result.started = get_time(in);
   attempt.result.total = std::chrono::microseconds(in.i64());
   attempt.result.redirect_limit_reached = in.boolean();
+  // The fetcher never returns a result without a hop, and readers rely on last().
   const auto hops = in.bounded(kMaxHops);
+  if (hops == 0)
+    in.invalidate();
   for (std::uint64_t i = 0; i < hops && in.ok(); ++i)
     attempt.result.hops.push_back(get_hop(in));
   attempt.failed_expectation = in.text(kMaxText);

@@ -76,8 +76,9 @@ void Persistence::on_event(const results::Event& event) {
 
 void Persistence::schedule_check() {
   timer_.expires_after(check_every_);
+  // A callback already queued when stop() cancels runs with success: stopped_ ends it.
   timer_.async_wait([this](std::error_code error) {
-    if (!error)
+    if (!error && !stopped_)
       check();
   });
 }
@@ -111,7 +112,7 @@ void Persistence::snapshot_slice() {
   const auto next = [this](std::chrono::milliseconds after) {
     slice_timer_.expires_after(after);
     slice_timer_.async_wait([this](std::error_code error) {
-      if (!error)
+      if (!error && !stopped_)
         snapshot_slice();
     });
   };

@@ -434,7 +434,7 @@ ResultsStore::ResultsStore(fs::path dir, std::chrono::milliseconds flush,
       generation_(restored.generation + 1),
       since_snapshot_(restored.log_bytes),
       last_snapshot_(restored.snapshot_bytes),
-      writer_([this] { run(); }) {}
+      writer_([this, first = generation_] { run(first); }) {}
 
 ResultsStore::~ResultsStore() {
   close();
@@ -459,6 +459,7 @@ void ResultsStore::enqueue(Item item) {
     if (record && queued_records_ >= kMaxQueuedRecords) {
       ++stats_.dropped;
       lost_ = true;
+      ++losses_;
       return;
     }
     queued_records_ += record ? 1 : 0;
@@ -586,6 +587,7 @@ void ResultsStore::fail(const fs::path& path, const char* what, int error) {
   const std::lock_guard lock(mutex_);
   stats_.error = std::string("cannot ") + what + " " + path.string() + ": " + errno_text(error);
   lost_ = true;
+  ++losses_;
 }
 
 bool ResultsStore::write_all(int fd, std::string_view bytes, const fs::path& path) {
@@ -731,9 +733,13 @@ void ResultsStore::finish_snapshot(std::uint64_t generation, std::uint64_t targe
   const std::lock_guard lock(mutex_);
   ++stats_.snapshots;
   last_snapshot_ = size_error ? 0 : size;
-  lost_ = false;
-  retry_after_ = kFirstRetry;
-  stats_.error.reset();
+  // Whole only if nothing was lost since it began: a record lost after its target was visited is
+  // in neither the snapshot nor the log, and the next snapshot must pick it up.
+  if (losses_ == losses_at_rotate_) {
+    lost_ = false;
+    retry_after_ = kFirstRetry;
+    stats_.error.reset();
+  }
 }
 
 void ResultsStore::write_items(std::vector<Item>& items) {
@@ -747,6 +753,7 @@ void ResultsStore::write_items(std::vector<Item>& items) {
     } else {
       const std::lock_guard lock(mutex_);
       lost_ = true;
+      ++losses_;
     }
     buffer_.clear();
   };
@@ -769,6 +776,7 @@ void ResultsStore::write_items(std::vector<Item>& items) {
         {
           const std::lock_guard lock(mutex_);
           since_snapshot_ = 0;
+          losses_at_rotate_ = losses_;
         }
         create_log(item.generation);
         if (snapshot_fd_ >= 0) {
@@ -815,16 +823,13 @@ void ResultsStore::write_items(std::vector<Item>& items) {
   const std::lock_guard lock(mutex_);
   stats_.records += records;
   stats_.dropped += dropped;
-  if (dropped > 0)
+  if (dropped > 0) {
     lost_ = true;
+    ++losses_;
+  }
 }
 
-void ResultsStore::run() {
-  std::uint64_t generation = 0;
-  {
-    const std::lock_guard lock(mutex_);
-    generation = generation_;
-  }
+void ResultsStore::run(std::uint64_t generation) {
   // What a writer killed mid-snapshot left.
   std::error_code error;
   for (fs::directory_iterator it(dir_, error); !error && it != fs::directory_iterator();

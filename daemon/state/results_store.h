@@ -143,7 +143,7 @@ class ResultsStore {
 
   void enqueue(Item item);
   void hand_over_chunk();
-  void run();
+  void run(std::uint64_t generation);
   void write_items(std::vector<Item>& items);
   void append_log(const Item& item);
   bool write_all(int fd, std::string_view bytes, const std::filesystem::path& path);
@@ -172,9 +172,11 @@ class ResultsStore {
   std::size_t snapshot_items_ = 0;  // queued rotate, chunk and end items: written at once
   std::size_t backlog_bytes_ = 0;
   bool stopping_ = false;
-  bool lost_ = false;                 // records were dropped: the store needs a snapshot
-  std::uint64_t since_snapshot_ = 0;  // log bytes since the newest snapshot began
-  std::uint64_t last_snapshot_ = 0;   // its size
+  bool lost_ = false;                   // records were dropped: the store needs a snapshot
+  std::uint64_t losses_ = 0;            // times records were lost (write errors, a full queue)
+  std::uint64_t losses_at_rotate_ = 0;  // ... when the snapshot being written began
+  std::uint64_t since_snapshot_ = 0;    // log bytes since the newest snapshot began
+  std::uint64_t last_snapshot_ = 0;     // its size
   std::chrono::steady_clock::time_point last_attempt_{};  // of a snapshot
   std::chrono::steady_clock::duration retry_after_ = std::chrono::seconds(5);
   ResultsStoreStats stats_;

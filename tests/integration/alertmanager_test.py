@@ -14,6 +14,7 @@ receiver, and fetchd with alerts.alertmanager pointing at it (resend_interval 1s
     with it, resolved;
   - a restart of fetchd while the target is DOWN sends the same alert again (same startsAt), so
     Alertmanager sees no new alert;
+  - DOWN again, then disabled by a reload: the alert resolves (nothing else would);
   - /metrics counts what was sent: fetchd_notifications_total{route="alertmanager",result="sent"},
     fetchd_notification_last_success_timestamp_seconds and fetchd_notifications_queued.
 Python standard library only. Exit status: 0 pass, 1 fail, 77 skip (no alertmanager).
@@ -24,6 +25,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -236,6 +238,17 @@ def main():
                  alive=[daemon, alertmanager])
         wait_for("the receiver to be called with the resolved alert",
                  lambda: receiver.find("resolved", "api"), 15, alive=[alertmanager])
+
+        log("DOWN again, then disabled by a reload: the alert resolves")
+        target.status = 503
+        wait_for("the alert to fire again", lambda: alert_named(am, "api"), 15,
+                 alive=[daemon, alertmanager])
+        config["targets"][0]["enabled"] = False
+        with open(os.path.join(work, "fetchd.json"), "w") as f:
+            json.dump(config, f)
+        daemon.popen.send_signal(signal.SIGHUP)
+        wait_for("the disabled target's alert to resolve", lambda: alert_named(am, "api") is None,
+                 15, alive=[daemon, alertmanager])
         log("pass")
         return 0
     except Failure as failure:
