@@ -759,6 +759,16 @@ void ResultsStore::write_items(std::vector<Item>& items) {
   };
   std::uint64_t records = 0;
   std::uint64_t dropped = 0;
+  // Under mutex_: the records dropped so far count as a loss before a rotation marks where the
+  // snapshot begins, so that only later losses keep it from making the store whole.
+  const auto count_dropped = [&] {
+    stats_.dropped += dropped;
+    if (dropped > 0) {
+      lost_ = true;
+      ++losses_;
+    }
+    dropped = 0;
+  };
   for (auto& item : items) {
     switch (item.kind) {
       case ItemKind::record:
@@ -775,6 +785,7 @@ void ResultsStore::write_items(std::vector<Item>& items) {
         write_buffer();
         {
           const std::lock_guard lock(mutex_);
+          count_dropped();
           since_snapshot_ = 0;
           losses_at_rotate_ = losses_;
         }
@@ -822,11 +833,7 @@ void ResultsStore::write_items(std::vector<Item>& items) {
   write_buffer();
   const std::lock_guard lock(mutex_);
   stats_.records += records;
-  stats_.dropped += dropped;
-  if (dropped > 0) {
-    lost_ = true;
-    ++losses_;
-  }
+  count_dropped();
 }
 
 void ResultsStore::run(std::uint64_t generation) {

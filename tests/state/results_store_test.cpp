@@ -306,7 +306,7 @@ TEST(ResultsStore, WriteErrorsAreKeptAndTheNextSnapshotMakesTheStoreWhole) {
   store.snapshot_target("a", "http://a.example/", results);
   store.end_snapshot();
   store.close();
-  EXPECT_FALSE(store.stats().error);
+  EXPECT_FALSE(store.stats().error) << *store.stats().error;
   EXPECT_EQ(store.stats().snapshots, 1u);
   const auto loaded = ResultsStore::load(state, 10, 30);
   ASSERT_TRUE(loaded);
