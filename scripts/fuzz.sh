@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 BUILD=build/fuzz
-targets=${*:-response_parser url config control_codec request_parser ctl_render results_store}
+targets=${*:-response_parser url config control_codec request_parser ctl_render results_store body_template}
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang-16 CXX=clang++-16 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -20,6 +20,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/sha256.h"
+#include "config/body_template.h"
 #include "control/protocol_limits.h"
 #include "http/fetch_result.h"
 #include "http/target.h"
@@ -173,20 +174,54 @@ struct AlertmanagerConfig {
   // Prometheus does, so an Alertmanager that misses a few resolves nothing by itself.
   std::chrono::milliseconds resend_interval{60'000};
   std::map<std::string, std::string> labels{};  // added to every alert
-  bool operator==(const AlertmanagerConfig& other) const {
-    if (urls.size() != other.urls.size() || resend_interval != other.resend_interval ||
-        labels != other.labels)
-      return false;
-    for (std::size_t i = 0; i < urls.size(); ++i) {
-      if (urls[i].to_string() != other.urls[i].to_string())
-        return false;
-    }
-    return true;
-  }
+  bool operator==(const AlertmanagerConfig&) const = default;
+};
+
+// Which targets a webhook or command takes; every condition given must hold (none: all targets).
+struct RouteMatch {
+  std::vector<std::string> names{};             // the target is one of these
+  std::map<std::string, std::string> labels{};  // label equal to the value
+  // The label fully matches the regex (compiled anchored: "^(?:pattern)$").
+  std::map<std::string, BodyRegex> labels_regex{};
+  bool operator==(const RouteMatch&) const = default;
+};
+
+// What webhooks and commands share: which targets, how often a DOWN is repeated, how long an
+// undelivered notification is retried.
+struct RouteConfig {
+  std::string name{};
+  RouteMatch match{};
+  std::optional<std::chrono::milliseconds> repeat_interval{};  // none: one notification per change
+  std::chrono::milliseconds timeout{10'000};                   // of one delivery
+  std::chrono::milliseconds max_age{3'600'000};                // retried until this old
+  bool operator==(const RouteConfig&) const = default;
+};
+
+struct WebhookConfig {
+  RouteConfig route{};
+  http::Url url{};
+  http::Method method = http::Method::post;
+  http::Headers headers{};  // headers, then those of headers_file (read at load)
+  std::string headers_file{};
+  std::optional<BodyTemplate> body{};  // none: fetchd's JSON document (docs/notifications.md)
+  std::string content_type{};          // of the body sent
+  bool operator==(const WebhookConfig&) const = default;
+};
+
+struct CommandConfig {
+  RouteConfig route{};
+  std::vector<std::string> argv{};  // argv[0] an absolute path; no shell
+  bool operator==(const CommandConfig&) const = default;
 };
 
 struct AlertsConfig {
   std::optional<AlertmanagerConfig> alertmanager{};
+  std::vector<WebhookConfig> webhooks{};
+  std::vector<CommandConfig> commands{};
+  // More state changes than this within a minute: webhooks and commands get one summary of the
+  // storm instead of one notification each. 0: never.
+  std::size_t storm_threshold = 20;
+  std::size_t max_commands = 4;  // notification commands running at once
   bool operator==(const AlertsConfig&) const = default;
 };
 

@@ -19,6 +19,8 @@ struct Url {
   std::uint16_t port = 0;  // always set: the default for the scheme when the URL has none
   std::string target;      // path and query, at least "/"
 
+  bool operator==(const Url&) const = default;
+
   bool is_tls() const { return scheme == "https"; }
   bool has_default_port() const { return port == (is_tls() ? 443 : 80); }
   // Value of the Host header: host, bracketed if IPv6, with ":port" unless the default.

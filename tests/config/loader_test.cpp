@@ -153,7 +153,29 @@ TEST(Loader, EachBadValueGivesItsExactMessage) {
       {R"({"alerts": {"alertmanager": {"urls": ["http://am:9093"], "resend_interval": "100ms"}}})",
        R"(/alerts/alertmanager/resend_interval: expected a duration from 1s to 1h, found "100ms")"},
       {R"({"alerts": {"pagerduty": {}}})",
-       R"(/alerts/pagerduty: unknown key "pagerduty" (expected one of: alertmanager))"},
+       R"(/alerts/pagerduty: unknown key "pagerduty" (expected one of: alertmanager, webhooks, commands, storm_threshold, max_commands))"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "body": "{\"t\": \"{nmae}\"}"}]}})",
+       R"(/alerts/webhooks/0/body: unknown placeholder "{nmae}" at byte 7 of the body; known: {id}, {kind}, {name}, {state}, {previous}, {since}, {reason}, {url}, {status}, {summary}, {fetchd_host}, {labels.NAME} (write {{ for a literal brace))"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "headers": {"Content-Type": "application/json"}, "body": "{\"t\": {status}}"}]}})",
+       R"(/alerts/webhooks/0/body: the body is sent as application/json, but once filled in it is not JSON: [json.exception.parse_error.101] parse error at line 1, column 7: syntax error while parsing value - invalid literal; last read: '"t": s' (placeholders belong inside JSON strings))"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "headers": {"Content-Type": "text/plain"}}]}})",
+       R"(/alerts/webhooks/0/headers: fetchd's default body is JSON, but Content-Type is "text/plain"; give a "body" template for it)"},
+      {R"({"alerts": {"webhooks": [{"url": "http://h.test/"}]}})",
+       R"(/alerts/webhooks/0: missing "name")"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/"}, {"name": "a", "url": "http://i.test/"}]}})",
+       R"(/alerts/webhooks/1/name: another webhook is named "a")"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "headers_file": "/nonexistent/h.json"}]}})",
+       R"(/alerts/webhooks/0/headers_file: cannot read headers_file "/nonexistent/h.json": No such file or directory)"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "match": {"labels_regex": {"env": "(prod"}}}]}})",
+       R"(/alerts/webhooks/0/match/labels_regex/env: expected a regular expression (ECMAScript, no back-references), found "(prod": Mismatched '(' and ')' in regular expression)"},
+      {R"({"alerts": {"webhooks": [{"name": "a", "url": "http://h.test/", "match": {"label": {}}}]}})",
+       R"(/alerts/webhooks/0/match/label: unknown key "label" (did you mean "labels"?))"},
+      {R"({"alerts": {"commands": [{"name": "c", "argv": ["notify-send"]}]}})",
+       R"(/alerts/commands/0/argv/0: expected the program's absolute path (no shell and no PATH search), found "notify-send")"},
+      {R"({"alerts": {"commands": [{"name": "c", "argv": ["/bin/true"], "timeout": "1h"}]}})",
+       R"(/alerts/commands/0/timeout: expected a duration from 100ms to 10m, found "1h")"},
+      {R"({"alerts": {"storm_threshold": -1}})",
+       R"(/alerts/storm_threshold: expected an integer from 0 to 1000000, found -1)"},
       // defaults and settings
       {R"({"defaults": {"url": "http://a.test/"}})",
        R"(/defaults/url: "url" cannot be set in defaults)"},
@@ -658,6 +680,48 @@ TEST(Loader, AlertsGoToTheAlertmanagersOfTheLastFileThatNamesThem) {
   EXPECT_EQ(alertmanager->resend_interval, std::chrono::seconds(30));
   EXPECT_TRUE(alertmanager->labels.empty());
   EXPECT_FALSE(load_text("{}").value->alerts.alertmanager);
+}
+
+TEST(Loader, WebhooksAndCommandsAreRead) {
+  test::TempDir dir("fetchd-webhooks");
+  const auto headers = dir.path() / "headers.json";
+  test::write_file(headers, R"({"Authorization": "Bearer s3cret"})");
+  auto loaded = load_text(R"({"alerts": {"storm_threshold": 0, "max_commands": 2,
+      "webhooks": [
+        {"name": "slack", "url": "https://hooks.test/x", "headers_file": ")" +
+                          headers.string() + R"(",
+         "body": "{\"text\": \"{summary} {labels.team}\"}",
+         "match": {"names": ["a", "b"], "labels": {"env": "prod"},
+                   "labels_regex": {"team": "core|edge"}},
+         "repeat_interval": "1h", "max_age": "10m"},
+        {"name": "ntfy", "url": "http://ntfy.test/alerts", "method": "PUT", "body": "{name} is {state}"}],
+      "commands": [{"name": "page", "argv": ["/usr/local/bin/page", "--urgent"], "timeout": "5s"}]}})");
+  ASSERT_TRUE(loaded.value) << loaded.errors.at(0).to_string();
+  const auto& alerts = loaded.value->alerts;
+  EXPECT_EQ(alerts.storm_threshold, 0u);
+  EXPECT_EQ(alerts.max_commands, 2u);
+  ASSERT_EQ(alerts.webhooks.size(), 2u);
+  const auto& slack = alerts.webhooks[0];
+  EXPECT_EQ(slack.route.name, "slack");
+  EXPECT_EQ(slack.content_type, "application/json");
+  ASSERT_TRUE(slack.body);
+  EXPECT_EQ(slack.body->escape(), BodyEscape::json);
+  EXPECT_EQ(slack.route.repeat_interval, std::chrono::hours(1));
+  EXPECT_EQ(slack.route.max_age, std::chrono::minutes(10));
+  EXPECT_EQ(slack.route.match.names, (std::vector<std::string>{"a", "b"}));
+  ASSERT_TRUE(slack.route.match.labels_regex.contains("team"));
+  EXPECT_TRUE(slack.route.match.labels_regex.at("team").search("edge"));
+  EXPECT_FALSE(slack.route.match.labels_regex.at("team").search("core-2"));
+  EXPECT_EQ(slack.headers, (http::Headers{{"Authorization", "Bearer s3cret"},
+                                          {"Content-Type", "application/json"}}));
+  const auto& ntfy = alerts.webhooks[1];
+  EXPECT_EQ(ntfy.method, http::Method::put);
+  EXPECT_EQ(ntfy.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(ntfy.body->escape(), BodyEscape::none);
+  ASSERT_EQ(alerts.commands.size(), 1u);
+  EXPECT_EQ(alerts.commands[0].argv, (std::vector<std::string>{"/usr/local/bin/page", "--urgent"}));
+  EXPECT_EQ(alerts.commands[0].route.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(load_text("{}").value->alerts.storm_threshold, 20u);
 }
 
 TEST(LoaderTarget, NamesAreChecked) {
