@@ -33,11 +33,13 @@ std::map<std::string, std::string> merged(
 }  // namespace
 
 Alertmanager::Alertmanager(const asio::any_io_executor& executor, http::Fetcher& fetcher,
-                           const registry::Registry& registry, config::AlertmanagerConfig config,
+                           const registry::Registry& registry, const Silences& silences,
+                           config::AlertmanagerConfig config,
                            std::map<std::string, std::string> instance_labels)
     : executor_(executor),
       fetcher_(fetcher),
       registry_(registry),
+      silences_(silences),
       batch_timer_(executor),
       resend_timer_(executor) {
   configure(std::move(config), std::move(instance_labels));
@@ -48,13 +50,22 @@ void Alertmanager::start(results::Feed& feed) {
   subscription_ =
       feed.subscribe("alertmanager", [this](const results::Event& event) { on_event(event); });
   // Targets already DOWN when alerts are configured by a reload fire at once.
+  fire_all_down();
+  schedule_resend();
+}
+
+void Alertmanager::fire_all_down() {
   registry_.for_each([this](const registry::Entry& entry) {
     if (entry.config->enabled && entry.results.state() == results::State::down) {
       const auto failure = entry.results.latest_failure();
       fire(entry, entry.results.state_since(), failure ? failure->reason() : "down");
     }
   });
-  schedule_resend();
+}
+
+void Alertmanager::silence_lifted() {
+  if (started_ && !stopped_)
+    fire_all_down();
 }
 
 void Alertmanager::configure(config::AlertmanagerConfig config,
@@ -137,6 +148,9 @@ void Alertmanager::on_event(const results::Event& event) {
 
 void Alertmanager::fire(const registry::Entry& entry, Clock::time_point since,
                         const std::string& reason) {
+  if (!firing_.contains(entry.name()) &&
+      silences_.covering(entry.name(), entry.config->labels, Clock::now()) != nullptr)
+    return;
   const std::map<std::string, std::string> own = {{"alertname", std::string(kAlertName)},
                                                   {"name", entry.name()}};
   Alert alert;
@@ -145,6 +159,15 @@ void Alertmanager::fire(const registry::Entry& entry, Clock::time_point since,
   alert.summary = entry.name() + " is DOWN";
   alert.description = entry.name() + " (" + alert.url + ") is DOWN: " + reason;
   alert.starts_at = since;
+  std::string head = nlohmann::json{
+      {"labels", alert.labels},
+      {"annotations",
+       {{"summary", alert.summary}, {"description", alert.description}, {"url", alert.url}}},
+      {"startsAt", http::format_utc(alert.starts_at)},
+      {"generatorURL",
+       alert.url}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  head.pop_back();  // the closing brace: endsAt follows in each round
+  alert.json_head = std::move(head);
   // The same labels firing again supersede their resolution: sent together, Alertmanager would
   // take the one that comes later.
   std::erase_if(resolved_, [&](const Alert& resolved) { return resolved.labels == alert.labels; });
@@ -192,22 +215,22 @@ void Alertmanager::schedule_resend() {
 }
 
 std::string Alertmanager::body(Clock::time_point now) const {
-  const auto valid_until = now + 4 * config_.resend_interval;
-  auto alerts = nlohmann::json::array();
+  const std::string valid_until = http::format_utc(now + 4 * config_.resend_interval);
+  std::string alerts = "[";
   const auto add = [&](const Alert& alert) {
-    alerts.push_back(
-        {{"labels", alert.labels},
-         {"annotations",
-          {{"summary", alert.summary}, {"description", alert.description}, {"url", alert.url}}},
-         {"startsAt", http::format_utc(alert.starts_at)},
-         {"endsAt", http::format_utc(alert.ends_at.value_or(valid_until))},
-         {"generatorURL", alert.url}});
+    if (alerts.size() > 1)
+      alerts += ',';
+    alerts += alert.json_head;
+    alerts += R"(,"endsAt":")";
+    alerts += alert.ends_at ? http::format_utc(*alert.ends_at) : valid_until;
+    alerts += R"("})";
   };
   for (const auto& alert : resolved_)
     add(alert);
   for (const auto& [name, alert] : firing_)
     add(alert);
-  return alerts.dump();
+  alerts += ']';
+  return alerts;
 }
 
 void Alertmanager::send_round() {

@@ -1,9 +1,9 @@
 #pragma once
 
 // What the control commands need of the daemon, and nothing more: read the targets and a status
-// snapshot, add and remove runtime targets, fetch now, reload. The service implements it; command
-// tests use a small in-memory one. Outcomes are typed here; the protocol's error codes are
-// control's business (commands.cpp maps them).
+// snapshot, add and remove runtime targets, fetch now, reload, keep and lift silences. The service
+// implements it; command tests use a small in-memory one. Outcomes are typed here; the protocol's
+// error codes are control's business (commands.cpp maps them).
 
 #include <functional>
 #include <memory>
@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alerts/silences.h"
 #include "common/expected.h"
 #include "config/config.h"
 #include "results/feed.h"
@@ -34,6 +35,10 @@ struct Refusal {
   Reason reason;
   std::string message;
 };
+
+// Silences: `invalid` fails alerts::check_silence, `full` means kMaxSilences are kept.
+enum class SilenceRefused { invalid, full, io_error };
+enum class UnsilenceRefused { not_found, io_error };
 
 enum class FetchNow { started, busy, not_found, disabled };
 // With the result as recorded, or nullptr when it was dropped (the target was removed or changed
@@ -57,6 +62,15 @@ class Backend {
   virtual void reload(std::function<void(const status::ReloadReport&)> done) = 0;
   // What happens to the targets, for `watch`; reloads are published there too.
   virtual results::Feed& feed() = 0;
+
+  // The silences kept (expired ones until the backend removes them: ask active(now)).
+  virtual const alerts::Silences& silences() const = 0;
+  // Keeps `silence` (its id is given here) and persists it; returns it as kept. Whether its name
+  // is a target is the command's business, not the backend's.
+  virtual Expected<alerts::Silence, Refusal<SilenceRefused>> add_silence(
+      alerts::Silence silence) = 0;
+  // Lifts the silence now and persists that; returns it.
+  virtual Expected<alerts::Silence, Refusal<UnsilenceRefused>> remove_silence(std::uint64_t id) = 0;
 };
 
 }  // namespace fetchd::control

@@ -7,6 +7,7 @@
 
 #include "common/version.h"
 #include "config/config.h"
+#include "config/duration.h"
 #include "control/filters.h"
 #include "http/fetch_json.h"
 #include "results/results_json.h"
@@ -81,6 +82,21 @@ json last_reload_json(const status::ReloadReport& report) {
   return reply;
 }
 
+json notifications_json(const status::Snapshot& snapshot) {
+  json routes = json::array();
+  for (const auto& route : snapshot.notification_routes) {
+    routes.push_back(
+        {{"route", route.route},
+         {"url", route.url},
+         {"sent", route.sent},
+         {"failed", route.failed},
+         {"dropped", route.dropped},
+         {"last_success",
+          route.last_success ? json(http::format_utc(*route.last_success)) : json(nullptr)}});
+  }
+  return {{"queued", snapshot.notifications_queued}, {"routes", std::move(routes)}};
+}
+
 json status_json(const status::Snapshot& snapshot) {
   const auto& counts = snapshot.targets;
   return {
@@ -111,6 +127,7 @@ json status_json(const status::Snapshot& snapshot) {
        {{"disk_bytes", snapshot.results_store_bytes},
         {"error",
          snapshot.results_store_error ? json(*snapshot.results_store_error) : json(nullptr)}}},
+      {"notifications", notifications_json(snapshot)},
   };
 }
 
@@ -138,6 +155,32 @@ std::string_view code_of(RemoveRefused reason) {
       break;
   }
   return code::io_error;
+}
+
+std::string_view code_of(SilenceRefused reason) {
+  switch (reason) {
+    case SilenceRefused::invalid:
+      return code::bad_request;
+    case SilenceRefused::full:
+      return code::limit_exceeded;
+    case SilenceRefused::io_error:
+      break;
+  }
+  return code::io_error;
+}
+
+std::string_view code_of(UnsilenceRefused reason) {
+  return reason == UnsilenceRefused::not_found ? code::not_found : code::io_error;
+}
+
+// A silence as `silence`, `silences`, `unsilence` and `show` give it.
+json silence_json(const alerts::Silence& silence) {
+  return {{"id", silence.id},
+          {"name", silence.name ? json(*silence.name) : json(nullptr)},
+          {"labels", silence.labels},
+          {"created", http::format_utc(silence.created)},
+          {"until", http::format_utc(silence.until)},
+          {"comment", silence.comment}};
 }
 
 // ---- handlers ----------------------------------------------------------------------------------
@@ -180,6 +223,7 @@ void list(const json& args, Context& context, const Respond& respond) {
   }
   json targets = json::array();
   const auto now = std::chrono::system_clock::now();
+  const auto& kept_silences = context.backend.silences();
   context.backend.for_each_target([&](const TargetView& target) {
     const auto& config = target.config;
     if ((state && target.results.state() != *state) || !matches(labels, config.labels))
@@ -204,6 +248,11 @@ void list(const json& args, Context& context, const Respond& respond) {
         {"consecutive_failures", summary.consecutive_failures},
         {"uptime_24h", uptime ? json(*uptime) : json(nullptr)},
     };
+    const auto* covering = kept_silences.covering(config.name, config.labels, now);
+    entry["silenced"] =
+        covering == nullptr
+            ? json(nullptr)
+            : json({{"id", covering->id}, {"until", http::format_utc(covering->until)}});
     add_source(entry, target);
     targets.push_back(std::move(entry));
   });
@@ -230,7 +279,11 @@ void show(const json& args, Context& context, const Respond& respond) {
   add_source(reply, *target);
   reply["target"] = config::to_json(target->config);
   reply.update(results::to_json(target->results, recent));
-  reply.update(results::uptime_json(target->results.uptime(), std::chrono::system_clock::now()));
+  const auto now = std::chrono::system_clock::now();
+  reply.update(results::uptime_json(target->results.uptime(), now));
+  const auto* covering =
+      context.backend.silences().covering(target->config.name, target->config.labels, now);
+  reply["silenced"] = covering == nullptr ? json(nullptr) : silence_json(*covering);
   respond(Outcome::ok(std::move(reply)));
 }
 
@@ -307,6 +360,94 @@ void reload(const json&, Context& context, const Respond& respond) {
   });
 }
 
+// args: "name" and/or "label" (what it silences), "for" (a duration), "comment" (optional).
+void silence(const json& args, Context& context, const Respond& respond) {
+  alerts::Silence wanted;
+  if (const auto name = args.find("name"); name != args.end()) {
+    if (!name->is_string())
+      return respond(bad_args("\"name\" must be a string, found " + dump(*name)));
+    wanted.name = name->get<std::string>();
+  }
+  if (const auto label = args.find("label"); label != args.end()) {
+    auto labels = parse_label_filter(*label);
+    if (!labels)
+      return respond(bad_args(labels.error().message));
+    wanted.labels = std::move(*labels);
+  }
+  if (!wanted.name && wanted.labels.empty()) {
+    return respond(bad_args(
+        R"(give "name" (a target) or "label" (labels every target silenced carries), or both)"));
+  }
+  const auto lasting = args.find("for");
+  if (lasting == args.end())
+    return respond(bad_args(R"(missing "for" (how long: a duration from "1m" to "8760h"))"));
+  if (!lasting->is_string())
+    return respond(bad_args(R"("for" must be a duration string ("2h"), found )" + dump(*lasting)));
+  const auto duration = config::parse_duration(lasting->get<std::string>());
+  if (!duration)
+    return respond(bad_args("\"for\": " + duration.error().message));
+  if (*duration < alerts::kMinSilenceDuration || *duration > alerts::kMaxSilenceDuration) {
+    return respond(bad_args("\"for\" must be from 1m to 8760h (a year), found " + dump(*lasting)));
+  }
+  if (const auto comment = args.find("comment"); comment != args.end()) {
+    if (!comment->is_string())
+      return respond(bad_args("\"comment\" must be a string, found " + dump(*comment)));
+    wanted.comment = comment->get<std::string>();
+  }
+  // A name is most often typed by hand: one that is no target is a mistake to point out, not a
+  // silence to keep. Targets not there yet are silenced by their labels.
+  std::optional<bool> covers_named;  // whether it covers the target it names (by its labels too)
+  if (wanted.name) {
+    const auto named = context.backend.find_target(*wanted.name);
+    if (!named) {
+      return respond(Outcome::fail(code::not_found,
+                                   "no target named " + quote_text(*wanted.name) +
+                                       " (to silence targets before they exist, use labels)"));
+    }
+    covers_named = wanted.covers(named->config.name, named->config.labels);
+  }
+  wanted.created = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  wanted.until = wanted.created + *duration;
+  if (auto problem = alerts::check_silence(wanted))
+    return respond(bad_args(std::move(*problem)));
+  auto kept = context.backend.add_silence(std::move(wanted));
+  if (!kept)
+    return respond(Outcome::fail(code_of(kept.error().reason), kept.error().message));
+  // How many targets it covers now: a label silence that covers none may hold a typo.
+  std::size_t matching = 0;
+  if (covers_named) {
+    matching = *covers_named ? 1 : 0;
+  } else {
+    context.backend.for_each_target([&](const TargetView& target) {
+      matching += kept->covers(target.config.name, target.config.labels) ? 1 : 0;
+    });
+  }
+  respond(Outcome::ok({{"silence", silence_json(*kept)}, {"matching", matching}}));
+}
+
+void silences(const json&, Context& context, const Respond& respond) {
+  const auto now = std::chrono::system_clock::now();
+  json list = json::array();
+  for (const auto& silence : context.backend.silences().all()) {
+    if (silence.active(now))
+      list.push_back(silence_json(silence));
+  }
+  respond(Outcome::ok({{"silences", std::move(list)}}));
+}
+
+void unsilence(const json& args, Context& context, const Respond& respond) {
+  const auto id = args.find("id");
+  if (id == args.end())
+    return respond(bad_args(R"(missing "id" (a silence's id, see "silences"))"));
+  // A JSON number read from text is unsigned when it is not negative.
+  if (!id->is_number_integer() || (!id->is_number_unsigned() && id->get<std::int64_t>() < 0))
+    return respond(bad_args("\"id\" must be a silence's id (an integer), found " + dump(*id)));
+  auto lifted = context.backend.remove_silence(id->get<std::uint64_t>());
+  if (!lifted)
+    return respond(Outcome::fail(code_of(lifted.error().reason), lifted.error().message));
+  respond(Outcome::ok({{"silence", silence_json(*lifted)}}));
+}
+
 void watch(const json& args, Context& context, const Respond& respond) {
   auto filter = parse_watch_filter(args);
   if (!filter)
@@ -325,6 +466,8 @@ constexpr std::array<std::string_view, 1> kAddKeys{"target"};
 constexpr std::array<std::string_view, 1> kNameKeys{"name"};
 constexpr std::array<std::string_view, 2> kFetchKeys{"name", "wait"};
 constexpr std::array<std::string_view, 3> kWatchKeys{"targets", "label", "events"};
+constexpr std::array<std::string_view, 4> kSilenceKeys{"name", "label", "for", "comment"};
+constexpr std::array<std::string_view, 1> kUnsilenceKeys{"id"};
 
 constexpr std::array kCommands = {
     Command{"version", "version", "the daemon's and the protocol's versions", Access::read, kNoKeys,
@@ -352,6 +495,14 @@ constexpr std::array kCommands = {
             "turn the connection into a stream of events: results, state changes, targets added "
             "and removed, reloads",
             Access::read, kWatchKeys, watch},
+    Command{"silence", "silence [NAME] [label KEY=VALUE]... for DURATION [comment TEXT]",
+            "suppress the notifications about a target, or the targets with these labels, for a "
+            "while (1m to 8760h), persisted; fetching goes on",
+            Access::admin, kSilenceKeys, silence},
+    Command{"silences", "silences", "the silences in effect, with their ids", Access::read, kNoKeys,
+            silences},
+    Command{"unsilence", "unsilence ID", "lift a silence now", Access::admin, kUnsilenceKeys,
+            unsilence},
 };
 
 }  // namespace

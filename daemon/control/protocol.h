@@ -36,6 +36,7 @@ inline constexpr std::string_view disabled = "disabled";
 inline constexpr std::string_view cancelled = "cancelled";
 inline constexpr std::string_view config_invalid = "config_invalid";
 inline constexpr std::string_view io_error = "io_error";
+inline constexpr std::string_view limit_exceeded = "limit_exceeded";
 }  // namespace code
 
 // An error reply's body.

@@ -105,6 +105,35 @@ constexpr std::array kCommands = {
         .build = build_wait,
     },
     Command{
+        .name = "silence",
+        .usage = "silence NAME --for DUR [--comment TEXT]\n"
+                 "silence --label KEY=VALUE... --for DUR [--comment TEXT]",
+        .summary = "suppress a target's notifications for a while (fetching goes on)",
+        .details =
+            "  NAME               the target to silence (it must exist)\n"
+            "  --label KEY=VALUE  silence every target with this label, now or added later\n"
+            "                     (repeat: all must match; with NAME, that target if it has them)\n"
+            "  --for DUR          how long, from 1m to 8760h (a year): \"2h\", \"1h30m\"\n"
+            "  --comment TEXT     why, for whoever reads `fetchctl silences` (at most 1000 bytes)\n"
+            "  Kept across restarts; ends by itself, or with `fetchctl unsilence ID`.\n",
+        .build = build_silence,
+        .render = render_silence,
+    },
+    Command{
+        .name = "silences",
+        .usage = "silences",
+        .summary = "the silences in effect: id, what they cover, until when, comment",
+        .build = build_silences,
+        .render = render_silences,
+    },
+    Command{
+        .name = "unsilence",
+        .usage = "unsilence ID",
+        .summary = "lift a silence now (its ID as `fetchctl silences` gives it)",
+        .build = build_unsilence,
+        .render = render_unsilence,
+    },
+    Command{
         .name = "version",
         .usage = "version",
         .summary = "fetchctl's and fetchd's versions",

@@ -294,6 +294,36 @@ void uptime_lines(std::string& out, const json& result) {
   }
 }
 
+// What a silence covers: "web", "env=prod team=core", "web env=prod".
+std::string silence_covers(const json& silence) {
+  std::string text;
+  if (const auto name = string_of(silence, "name"))
+    text = *name;
+  for (const auto& [key, value] : object_of(silence, "labels").items())
+    text += (text.empty() ? "" : " ") + clean(key) + "=" + string_value(value);
+  return text.empty() ? "-" : text;
+}
+
+// How long until a silence's end: "1h59m" ("0s" once past); "-" when absent.
+std::string silence_left(const json& silence, const RenderContext& context) {
+  const auto until = string_of(silence, "until");
+  const auto time = until ? parse_time(*until) : std::nullopt;
+  if (!time)
+    return "-";
+  return config::format_for_people(
+      std::chrono::duration_cast<std::chrono::microseconds>(*time - context.now),
+      config::Precision::seconds);
+}
+
+// show's line: "until 2026-12-07T12:00:00.000Z (in 2h) by silence 3 (disk swap)".
+std::string silenced_text(const json& silence, const RenderContext& context) {
+  std::string text = "until " + time_with_age(silence, "until", context) + " by silence " +
+                     integer_text(silence, "id");
+  if (const auto comment = string_of(silence, "comment"); comment && !comment->empty())
+    text += " (" + *comment + ")";
+  return text;
+}
+
 }  // namespace
 
 std::string render_version(const json& result, const Request&, const RenderContext&) {
@@ -362,6 +392,22 @@ std::string render_status(const json& result, const Request&, const RenderContex
     }
   }
 
+  if (const json& notifications = object_of(result, "notifications"); !notifications.empty()) {
+    const json& routes = array_of(notifications, "routes");
+    if (!routes.empty()) {
+      std::string text = integer_text(notifications, "queued") + " queued";
+      for (const auto& route : routes) {
+        text += "; " + string_of(route, "route").value_or("?") + " " + integer_text(route, "sent") +
+                " sent";
+        if (integer_of(route, "failed").value_or(0) > 0)
+          text += ", " + integer_text(route, "failed") + " failed";
+        if (integer_of(route, "dropped").value_or(0) > 0)
+          text += ", " + integer_text(route, "dropped") + " dropped";
+      }
+      line(out, "notifications", text);
+    }
+  }
+
   const json& reload = object_of(result, "last_reload");
   if (reload.empty()) {
     line(out, "last reload", "none since start");
@@ -393,6 +439,10 @@ std::string render_list(const json& result, const Request& request, const Render
   std::stable_sort(targets.begin(), targets.end(), [](const json* a, const json* b) {
     return text_of(*a, "name", "") < text_of(*b, "name", "");
   });
+  // A column of its own only when some target is silenced: the table stays as narrow as it was.
+  const bool any_silenced = std::any_of(targets.begin(), targets.end(), [](const json* target) {
+    return !object_of(*target, "silenced").empty();
+  });
   std::vector<std::vector<Cell>> rows;
   for (const json* target : targets) {
     std::string state = text_of(*target, "state");
@@ -410,15 +460,18 @@ std::string render_list(const json& result, const Request& request, const Render
                     {age_of(*target, "checked", context)},
                     {integer_text(*target, "consecutive_failures")},
                     {uptime_of(*target, "uptime_24h")}});
+    if (any_silenced) {
+      const json& silence = object_of(*target, "silenced");
+      rows.back().push_back({silence.empty() ? std::string("-")
+                                             : "#" + integer_text(silence, "id") + ", " +
+                                                   silence_left(silence, context) + " left"});
+    }
   }
-  return format_table({{"NAME"},
-                       {"STATE"},
-                       {"CODE", true},
-                       {"LATENCY", true},
-                       {"CHECKED"},
-                       {"FAILS", true},
-                       {"UPTIME", true}},
-                      rows);
+  std::vector<Column> columns = {{"NAME"},    {"STATE"},       {"CODE", true},  {"LATENCY", true},
+                                 {"CHECKED"}, {"FAILS", true}, {"UPTIME", true}};
+  if (any_silenced)
+    columns.push_back({"SILENCED"});
+  return format_table(columns, rows);
 }
 
 std::string render_show(const json& result, const Request&, const RenderContext& context) {
@@ -431,6 +484,8 @@ std::string render_show(const json& result, const Request&, const RenderContext&
   line(out, "source", source);
   if (const std::string labels = labels_text(object_of(target, "labels")); !labels.empty())
     line(out, "labels", labels);
+  if (const json& silence = object_of(result, "silenced"); !silence.empty())
+    line(out, "silenced", silenced_text(silence, context));
 
   out += "\n";
   const json& latest = object_of(result, "latest");
@@ -550,6 +605,41 @@ std::string render_reload(const json& result, const Request&, const RenderContex
     line(out, "  changed", names_text(changed));
   pending_restart(out, result);
   return out;
+}
+
+std::string render_silence(const json& result, const Request&, const RenderContext& context) {
+  const json& silence = object_of(result, "silence");
+  std::string out = "silence " + integer_text(silence, "id") + ": " + silence_covers(silence) +
+                    " until " + time_with_age(silence, "until", context) + "\n";
+  // A silence by labels may cover nothing yet, or far more than meant: say how many.
+  if (!object_of(silence, "labels").empty()) {
+    const auto matching = integer_of(result, "matching");
+    if (matching && *matching == 0)
+      out += "  no target has these labels now (targets added with them later are silenced)\n";
+    else if (matching)
+      out += "  covers " + plural(*matching, "target") + " now\n";
+  }
+  return out;
+}
+
+std::string render_silences(const json& result, const Request&, const RenderContext& context) {
+  const json& silences = array_of(result, "silences");
+  if (silences.empty())
+    return "no silences\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& silence : silences) {
+    rows.push_back({{integer_text(silence, "id")},
+                    {silence_covers(silence)},
+                    {text_of(silence, "until")},
+                    {silence_left(silence, context)},
+                    {text_of(silence, "comment", "")}});
+  }
+  return format_table({{"ID", true}, {"COVERS"}, {"UNTIL"}, {"LEFT", true}, {"COMMENT"}}, rows);
+}
+
+std::string render_unsilence(const json& result, const Request&, const RenderContext&) {
+  const json& silence = object_of(result, "silence");
+  return "lifted silence " + integer_text(silence, "id") + " (" + silence_covers(silence) + ")\n";
 }
 
 std::string render_event(const json& event, const RenderContext& context) {

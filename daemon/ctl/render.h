@@ -45,6 +45,16 @@ std::string render_fetch(const nlohmann::json& result, const Request& request,
 std::string render_reload(const nlohmann::json& result, const Request& request,
                           const RenderContext& context);
 
+// "silence 3: web until 2026-12-07T12:00:00.000Z (in 2h)", and for labels how many targets
+// it covers now.
+std::string render_silence(const nlohmann::json& result, const Request& request,
+                           const RenderContext& context);
+// ID COVERS UNTIL LEFT COMMENT, by id; "no silences" when there are none.
+std::string render_silences(const nlohmann::json& result, const Request& request,
+                            const RenderContext& context);
+std::string render_unsilence(const nlohmann::json& result, const Request& request,
+                             const RenderContext& context);
+
 // One event of watch for people: "12:00:01.204 web UP 200 0.4ms (was DOWN 3m12s: connect to
 // 10.0.0.1:80: Connection refused)" (the time of day in UTC, as the daemon's times).
 std::string render_event(const nlohmann::json& event, const RenderContext& context);

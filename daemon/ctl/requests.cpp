@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "alerts/silences.h"
 #include "config/duration.h"
 #include "ctl/options.h"
 
@@ -395,6 +396,69 @@ Expected<Request> build_wait(const Args& args) {
                  .streams = true,
                  .awaited_state = state,
                  .wait_timeout = timeout};
+}
+
+Expected<Request> build_silence(const Args& args) {
+  ArgCursor cursor(args);
+  std::vector<std::string> names;
+  nlohmann::json labels = nlohmann::json::object();
+  std::optional<std::string> lasting;
+  std::optional<std::string> comment;
+  while (cursor.more()) {
+    std::string value;
+    if (cursor.option("--label", value)) {
+      add_label(cursor, value, labels);
+    } else if (cursor.option("--for", value)) {
+      if (!check_duration(cursor, "--for", value))
+        break;
+      const auto duration = *config::parse_duration(value);
+      if (duration < alerts::kMinSilenceDuration || duration > alerts::kMaxSilenceDuration)
+        cursor.fail("--for \"" + value + "\": a silence lasts from 1m to 8760h (a year)");
+      lasting = std::move(value);
+    } else if (cursor.option("--comment", value)) {
+      if (value.size() > alerts::kMaxSilenceCommentBytes)
+        cursor.fail("--comment: at most " + std::to_string(alerts::kMaxSilenceCommentBytes) +
+                    " bytes");
+      comment = std::move(value);
+    } else if (cursor.positional(value)) {
+      names.push_back(std::move(value));
+    } else {
+      cursor.reject_current();
+    }
+  }
+  if (cursor.failed())
+    return failed(cursor);
+  if (names.size() > 1)
+    return Error{"unexpected argument \"" + names[1] +
+                 "\" (one NAME; --label for several targets)"};
+  if (names.empty() && labels.empty())
+    return Error{"missing NAME or --label KEY=VALUE"};
+  if (!lasting)
+    return Error{"missing --for DUR (how long: 1m to 8760h)"};
+  nlohmann::json request_args = nlohmann::json::object();
+  if (!names.empty())
+    request_args["name"] = names[0];
+  if (!labels.empty())
+    request_args["label"] = std::move(labels);
+  request_args["for"] = *lasting;
+  if (comment)
+    request_args["comment"] = *comment;
+  return Request{.cmd = "silence", .args = std::move(request_args)};
+}
+
+Expected<Request> build_silences(const Args& args) {
+  return no_arguments(args, "silences");
+}
+
+Expected<Request> build_unsilence(const Args& args) {
+  ArgCursor cursor(args);
+  auto id = read_name(cursor, [](ArgCursor&) { return false; });
+  if (!id)
+    return Error{id.error().message == "missing NAME" ? "missing ID" : id.error().message};
+  const bool digits = id->size() <= 18 && std::all_of(id->begin(), id->end(), is_digit);
+  if (!digits || std::stoull(*id) == 0)
+    return Error{"ID \"" + *id + "\": expected a silence's id (a number; see fetchctl silences)"};
+  return Request{.cmd = "unsilence", .args = {{"id", std::stoull(*id)}}};
 }
 
 }  // namespace fetchd::ctl

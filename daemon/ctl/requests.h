@@ -49,5 +49,10 @@ Expected<Request> build_add(const Args& args);
 Expected<Request> build_watch(const Args& args);
 // NAME [--state up|down|unknown] [--timeout DUR]: a watch of NAME's state changes.
 Expected<Request> build_wait(const Args& args);
+// [NAME] [--label KEY=VALUE]... --for DUR [--comment TEXT]: a NAME, labels or both.
+Expected<Request> build_silence(const Args& args);
+Expected<Request> build_silences(const Args& args);
+// ID
+Expected<Request> build_unsilence(const Args& args);
 
 }  // namespace fetchd::ctl

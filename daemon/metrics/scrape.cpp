@@ -556,8 +556,9 @@ void Scrape::daemon_families(std::string& out) {
   gauge({"fetchd_control_clients", Type::gauge, "Connections to the control socket"},
         view_.control_clients ? static_cast<double>(view_.control_clients()) : 0.0);
   if (!snapshot.notification_routes.empty()) {
-    static constexpr Family kSent{"fetchd_notifications", Type::counter,
-                                  "Notifications sent, by route and result (sent or failed)"};
+    static constexpr Family kSent{
+        "fetchd_notifications", Type::counter,
+        "Notification attempts by route and result: sent, failed (retried), dropped (given up)"};
     static constexpr Family kLastSuccess{
         "fetchd_notification_last_success_timestamp_seconds", Type::gauge,
         "When a notification was last accepted by the route", "seconds"};
@@ -573,6 +574,7 @@ void Scrape::daemon_families(std::string& out) {
       const auto& route = snapshot.notification_routes[i];
       writer.sample(kSent, "_total", routes[i].text(), route.sent, "result", "sent");
       writer.sample(kSent, "_total", routes[i].text(), route.failed, "result", "failed");
+      writer.sample(kSent, "_total", routes[i].text(), route.dropped, "result", "dropped");
     }
     writer.begin(kLastSuccess);
     for (std::size_t i = 0; i < routes.size(); ++i) {
@@ -580,7 +582,8 @@ void Scrape::daemon_families(std::string& out) {
         writer.sample(kLastSuccess, "", routes[i].text(), unix_seconds(*last));
     }
     gauge({"fetchd_notifications_queued", Type::gauge,
-           "Notifications held to be sent: alerts firing, and resolved ones still sent again"},
+           "Notifications held to be sent: Alertmanager alerts firing or resolved and still sent "
+           "again, webhook and command notifications not yet delivered"},
           static_cast<double>(snapshot.notifications_queued));
   }
   if (const auto* cost = view_.last_scrape) {

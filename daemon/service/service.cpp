@@ -11,9 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/plural.h"
+#include "common/quote.h"
 #include "common/version.h"
 #include "config/duration.h"
 #include "config/shard.h"
+#include "http/fetch_json.h"
 
 namespace fetchd::service {
 
@@ -162,6 +164,7 @@ void Service::start() {
   auto stored = state_file_.load();
   if (!stored)
     throw StartupError(stored.error().message);
+  load_silences();
   // A copy: applying the first plan replaces config_.
   const config::Settings settings = config_->settings;
   const auto restore_began = std::chrono::steady_clock::now();
@@ -177,6 +180,16 @@ void Service::start() {
       std::make_unique<state::ResultsStore>(settings.state_dir, settings.results_flush, *restored),
       settings.results_flush);
 
+  auto told = alerts::load_notifier_memory(settings.state_dir);
+  if (!told)
+    throw StartupError("cannot read what notifications were sent: " + told.error().message);
+  notifier_memory_ = std::move(told).value();
+  on_silence_lifted([this](const alerts::Silence&) {
+    if (alertmanager_)
+      alertmanager_->silence_lifted();
+    if (notifier_)
+      notifier_->silence_lifted();
+  });
   // Before the targets are added, so that those restored DOWN fire at once.
   apply_alerts(*config_);
 
@@ -374,6 +387,7 @@ void Service::apply(Plan plan, ReloadReport& report,
 }
 
 void Service::apply_alerts(const config::Config& next) {
+  apply_notifier(next.alerts);
   const auto& wanted = next.alerts.alertmanager;
   if (!wanted) {
     if (alertmanager_) {
@@ -387,8 +401,8 @@ void Service::apply_alerts(const config::Config& next) {
     alertmanager_->configure(*wanted, next.settings.instance_labels);
     return;
   }
-  alertmanager_ = std::make_shared<alerts::Alertmanager>(loop_.get_executor(), fetcher_, registry_,
-                                                         *wanted, next.settings.instance_labels);
+  alertmanager_ = std::make_shared<alerts::Alertmanager>(
+      loop_.get_executor(), fetcher_, registry_, silences_, *wanted, next.settings.instance_labels);
   alertmanager_->start(feed_);
   std::string urls;
   for (const auto& url : wanted->urls)
@@ -504,6 +518,7 @@ void Service::finish_reload(std::optional<Plan> planned, std::string errors,
 }
 
 void Service::shutdown() {
+  silence_timer_.cancel();
   scheduler_.stop_all();
   // Lookups of fetches that were waiting for a free slot, and of queries no fetch waits for any
   // more, end now rather than when c-ares gives up on them.
@@ -514,6 +529,8 @@ void Service::shutdown() {
     persistence_->stop();
   if (alertmanager_)
     alertmanager_->stop();
+  if (notifier_)
+    notifier_->stop();
   reader_.join();
 }
 
@@ -546,17 +563,56 @@ status::Snapshot Service::snapshot() const {
       .results_store_bytes = store.disk_bytes,
       .results_store_error = store.error,
       .notification_routes = notification_routes(),
-      .notifications_queued = alerts.firing + alerts.resolved,
+      .notifications_queued =
+          alerts.firing + alerts.resolved + (notifier_ ? notifier_->queued() : 0),
   };
 }
 
 std::vector<status::NotificationRoute> Service::notification_routes() const {
   std::vector<status::NotificationRoute> routes;
-  if (!alertmanager_)
-    return routes;
-  for (auto& url : alertmanager_->stats().urls)
-    routes.push_back({"alertmanager", std::move(url.url), url.sent, url.failed, url.last_success});
+  if (alertmanager_) {
+    for (auto& url : alertmanager_->stats().urls)
+      routes.push_back(
+          {"alertmanager", std::move(url.url), url.sent, url.failed, 0, url.last_success});
+  }
+  if (notifier_) {
+    for (auto& route : notifier_->stats())
+      routes.push_back({std::move(route.route), std::move(route.url), route.sent, route.failed,
+                        route.dropped, route.last_success});
+  }
   return routes;
+}
+
+void Service::apply_notifier(const config::AlertsConfig& alerts) {
+  if (alerts.webhooks.empty() && alerts.commands.empty()) {
+    if (notifier_) {
+      notifier_->stop();
+      notifier_.reset();
+      spdlog::info("alerts: no webhooks or commands configured any more");
+    }
+    return;
+  }
+  const auto described = [&alerts] {
+    std::string routes;
+    for (const auto& webhook : alerts.webhooks)
+      routes += (routes.empty() ? "webhook " : ", webhook ") + webhook.route.name;
+    for (const auto& command : alerts.commands)
+      routes += (routes.empty() ? "command " : ", command ") + command.route.name;
+    return routes;
+  };
+  if (notifier_) {
+    notifier_->configure(alerts);
+  } else {
+    notifier_ = std::make_shared<alerts::Notifier>(loop_.get_executor(), fetcher_, registry_,
+                                                   silences_, alerts, config_->settings.state_dir,
+                                                   std::exchange(notifier_memory_, {}));
+    notifier_->start(feed_);
+  }
+  spdlog::info("alerts: notifications go to {} ({})", described(),
+               alerts.storm_threshold == 0
+                   ? std::string("no storm summaries")
+                   : "one storm summary above " + std::to_string(alerts.storm_threshold) +
+                         " changes a minute");
 }
 
 void Service::for_each_target(const std::function<void(const control::TargetView&)>& visit) const {
@@ -662,6 +718,117 @@ control::FetchNow Service::fetch_now(const std::string& name, control::FetchDone
       break;
   }
   return control::FetchNow::not_found;
+}
+
+// ---- Silences ----------------------------------------------------------------------------------
+
+void Service::load_silences() {
+  auto loaded = silences_file_.load();
+  if (!loaded)
+    throw StartupError(loaded.error().message);
+  silences_ = std::move(loaded).value();
+  for (const auto& silence : silences_.expire(Clock::now())) {
+    spdlog::info("silence {} ({}) expired while fetchd was stopped", silence.id,
+                 alerts::describe_matchers(silence));
+  }
+  if (silences_.size() > 0) {
+    spdlog::info("{} in effect (from {})", plural(silences_.size(), "silence"),
+                 silences_file_.path().string());
+  }
+  arm_silence_timer();
+}
+
+std::optional<std::string> Service::save_silences(const alerts::Silences& silences) {
+  if (const auto error = silences_file_.save(silences)) {
+    spdlog::error("cannot write {}: {}", silences_file_.path().string(), error.message());
+    return "cannot write " + silences_file_.path().string() + ": " + error.message();
+  }
+  return std::nullopt;
+}
+
+Expected<alerts::Silence, control::Refusal<control::SilenceRefused>> Service::add_silence(
+    alerts::Silence silence) {
+  using control::SilenceRefused;
+  // Saved before it takes effect: a silence the file does not hold would vanish at a restart.
+  auto next = silences_;
+  auto id = next.add(std::move(silence));
+  if (!id) {
+    return control::Refusal<SilenceRefused>{
+        silences_.full() ? SilenceRefused::full : SilenceRefused::invalid,
+        silences_.full() ? id.error().message + "; lift some first (unsilence)"
+                         : id.error().message};
+  }
+  if (auto error = save_silences(next))
+    return control::Refusal<SilenceRefused>{SilenceRefused::io_error, std::move(*error)};
+  silences_ = std::move(next);
+  const alerts::Silence& kept = *silences_.find(*id);
+  spdlog::info("silence {} ({}) until {}{}", kept.id, alerts::describe_matchers(kept),
+               http::format_utc(kept.until),
+               kept.comment.empty() ? std::string() : ": " + quote(kept.comment));
+  arm_silence_timer();
+  return kept;
+}
+
+Expected<alerts::Silence, control::Refusal<control::UnsilenceRefused>> Service::remove_silence(
+    std::uint64_t id) {
+  using control::UnsilenceRefused;
+  auto next = silences_;
+  auto removed = next.remove(id);
+  if (!removed) {
+    return control::Refusal<UnsilenceRefused>{
+        UnsilenceRefused::not_found,
+        "no silence " + std::to_string(id) + " (it may have expired; see \"silences\")"};
+  }
+  if (auto error = save_silences(next))
+    return control::Refusal<UnsilenceRefused>{UnsilenceRefused::io_error, std::move(*error)};
+  silences_ = std::move(next);
+  spdlog::info("silence {} ({}) lifted", removed->id, alerts::describe_matchers(*removed));
+  arm_silence_timer();
+  silence_lifted(*removed);
+  return std::move(removed).value();
+}
+
+void Service::on_silence_lifted(std::function<void(const alerts::Silence&)> hook) {
+  silence_lifted_hooks_.push_back(std::move(hook));
+}
+
+void Service::arm_silence_timer() {
+  const auto next = silences_.next_expiry();
+  if (!next) {
+    silence_timer_.cancel();
+    return;
+  }
+  // Replaces the wait armed before (it ends as aborted). A wait that already fired and is queued
+  // still runs expire_silences(), which finds nothing new and arms again: harmless.
+  silence_timer_.expires_at(*next);
+  silence_timer_.async_wait([this](const std::error_code& error) {
+    if (!error)
+      expire_silences();
+  });
+}
+
+void Service::expire_silences() {
+  auto expired = silences_.expire(Clock::now());
+  if (!expired.empty()) {
+    // Gone from memory even if the file cannot be written: they would be dropped at the next
+    // start anyway, having expired.
+    save_silences(silences_);
+    for (const auto& silence : expired) {
+      spdlog::info("silence {} ({}) expired", silence.id, alerts::describe_matchers(silence));
+      silence_lifted(silence);
+    }
+  }
+  arm_silence_timer();
+}
+
+void Service::silence_lifted(const alerts::Silence& silence) {
+  for (const auto& hook : silence_lifted_hooks_) {
+    try {
+      hook(silence);
+    } catch (const std::exception& e) {
+      spdlog::error("a hook told of the end of silence {} failed: {}", silence.id, e.what());
+    }
+  }
 }
 
 }  // namespace fetchd::service

@@ -19,10 +19,13 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/system_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
 #include "alerts/alertmanager.h"
+#include "alerts/notifier.h"
+#include "alerts/silences.h"
 #include "config/config.h"
 #include "config/loader.h"
 #include "control/backend.h"
@@ -35,6 +38,7 @@
 #include "service/observers.h"
 #include "service/persistence.h"
 #include "state/runtime_targets.h"
+#include "state/silences_file.h"
 #include "status/snapshot.h"
 
 namespace fetchd::service {
@@ -95,6 +99,20 @@ class Service final : public control::Backend {
   // hard limit at start).
   static std::size_t effective_max_in_flight(std::size_t configured, std::size_t descriptor_limit);
 
+  // ---- Silences (alerts/silences.h) ------------------------------------------------------------
+  // Kept in <state_dir>/silences.json: loaded by start() (a damaged file refuses the start; those
+  // that expired meanwhile are dropped, without calling the hooks), saved on every change. Each is
+  // removed when it expires, by a timer at the earliest until.
+  const alerts::Silences& silences() const override { return silences_; }
+  Expected<alerts::Silence, control::Refusal<control::SilenceRefused>> add_silence(
+      alerts::Silence silence) override;
+  Expected<alerts::Silence, control::Refusal<control::UnsilenceRefused>> remove_silence(
+      std::uint64_t id) override;
+  // Called on the loop with each silence that ends while fetchd runs: expired, or lifted by
+  // `unsilence` (after the change was saved, and silences() no longer holds it). Hooks run in the
+  // order they were added; one that throws is logged and the others still run.
+  void on_silence_lifted(std::function<void(const alerts::Silence&)> hook);
+
  private:
   using TargetList = std::vector<std::shared_ptr<const config::TargetConfig>>;
   struct RuntimeTarget {
@@ -139,6 +157,7 @@ class Service final : public control::Backend {
   void read_and_plan();
   // Starts, changes or stops the Alertmanager notifier to match `next`.
   void apply_alerts(const config::Config& next);
+  void apply_notifier(const config::AlertsConfig& alerts);
   std::vector<status::NotificationRoute> notification_routes() const;
   void finish_reload(std::optional<Plan> planned, std::string errors,
                      std::vector<std::string> pending_restart);
@@ -177,6 +196,23 @@ class Service final : public control::Backend {
   // Last: these read the registry and their subscriptions must end before the feed does.
   std::unique_ptr<Persistence> persistence_;
   std::shared_ptr<alerts::Alertmanager> alertmanager_;  // when alerts.alertmanager is configured
+  // When alerts.webhooks or alerts.commands has a route; what they were told, from start().
+  std::shared_ptr<alerts::Notifier> notifier_;
+  alerts::NotifierMemory notifier_memory_;
+
+  // ---- Silences --------------------------------------------------------------------------------
+  void load_silences();
+  std::optional<std::string> save_silences(const alerts::Silences& silences);
+  // Fires at the earliest until; called again whenever the silences change.
+  void arm_silence_timer();
+  void expire_silences();
+  void silence_lifted(const alerts::Silence& silence);
+
+  state::SilencesFile silences_file_{std::filesystem::path(config_->settings.state_dir) /
+                                     "silences.json"};
+  alerts::Silences silences_;
+  asio::system_timer silence_timer_{loop_};
+  std::vector<std::function<void(const alerts::Silence&)>> silence_lifted_hooks_;
 };
 
 }  // namespace fetchd::service

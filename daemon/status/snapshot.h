@@ -44,10 +44,11 @@ Lateness lateness_of(std::vector<std::int64_t> samples_us);
 
 // One destination of notifications and how its deliveries went since start (alerts/).
 struct NotificationRoute {
-  std::string route{};  // "alertmanager"
-  std::string url{};
+  std::string route{};  // "alertmanager", "webhook:NAME", "command:NAME"
+  std::string url{};    // the Alertmanager's or webhook's URL, the command's program
   std::uint64_t sent = 0;
-  std::uint64_t failed = 0;
+  std::uint64_t failed = 0;   // attempts that failed (each retry counts)
+  std::uint64_t dropped = 0;  // given up: refused for good, too old, or over the queue's bound
   std::optional<Clock::time_point> last_success{};
 };
 

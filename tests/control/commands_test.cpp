@@ -48,6 +48,18 @@ class CommandsTest : public ::testing::Test {
                                         targets + "]}");
   }
   std::filesystem::path config_path() const { return dir_.path() / "fetchd.json"; }
+  std::filesystem::path silences_path() const { return dir_.path() / "state" / "silences.json"; }
+
+  // Stops the service and starts another on the same files, as a restart of the daemon would.
+  void restart() {
+    service_->shutdown();
+    io_.poll();
+    service_.reset();
+    auto loaded = config::load_config(config_path());
+    ASSERT_TRUE(loaded) << loaded.error_text();
+    service_ = std::make_unique<service::Service>(io_, config_path(), std::move(*loaded.value));
+    service_->start();
+  }
 
   // Runs a request and waits (on the loop, with a deadline) for its one answer.
   Outcome run(const std::string& cmd, json args = json::object(), bool admin = true) {
@@ -103,13 +115,15 @@ TEST_F(CommandsTest, HelpIsGeneratedFromTheTable) {
     EXPECT_FALSE(command["summary"].get<std::string>().empty());
   }
   EXPECT_EQ(names, (std::vector<std::string>{"version", "help", "status", "list", "show", "add",
-                                             "remove", "fetch", "reload", "watch"}));
+                                             "remove", "fetch", "reload", "watch", "silence",
+                                             "silences", "unsilence"}));
   std::set<std::string> admin;
   for (const auto& command : result["commands"]) {
     if (command["access"] == "admin")
       admin.insert(command["name"].get<std::string>());
   }
-  EXPECT_EQ(admin, (std::set<std::string>{"add", "remove", "fetch", "reload"}));
+  EXPECT_EQ(admin,
+            (std::set<std::string>{"add", "remove", "fetch", "reload", "silence", "unsilence"}));
 }
 
 TEST_F(CommandsTest, LookupIsExactNeverAPrefix) {
@@ -284,11 +298,179 @@ TEST_F(CommandsTest, ReloadRepliesWithTheChangesOrEveryError) {
 }
 
 TEST_F(CommandsTest, AdminCommandsNeedAnAdminPeerReadOnesDoNot) {
-  for (const char* cmd : {"add", "remove", "fetch", "reload"})
+  for (const char* cmd : {"add", "remove", "fetch", "reload", "silence", "unsilence"})
     EXPECT_EQ(code_of(cmd, json::object(), false), "permission_denied") << cmd;
-  for (const char* cmd : {"version", "help", "status", "list"})
+  for (const char* cmd : {"version", "help", "status", "list", "silences"})
     EXPECT_EQ(code_of(cmd, json::object(), false), "ok") << cmd;
   EXPECT_EQ(code_of("show", {{"name", "web"}}, false), "ok");
+}
+
+TEST_F(CommandsTest, SilenceShownInListAndShowThenUnsilenced) {
+  std::vector<std::uint64_t> lifted;
+  service_->on_silence_lifted(
+      [&](const alerts::Silence& silence) { lifted.push_back(silence.id); });
+
+  const auto before = std::chrono::system_clock::now();
+  const auto named = ok("silence", {{"name", "web"}, {"for", "2h"}, {"comment", "disk swap"}});
+  EXPECT_EQ(named["matching"], 1);
+  const auto& silence = named["silence"];
+  EXPECT_EQ(silence["id"], 1);
+  EXPECT_EQ(silence["name"], "web");
+  EXPECT_EQ(silence["labels"], json::object());
+  EXPECT_EQ(silence["comment"], "disk swap");
+  EXPECT_TRUE(silence["created"].is_string());
+  EXPECT_TRUE(silence["until"].is_string());
+  const auto* kept = service_->silences().find(1);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_GE(kept->until, before + std::chrono::hours(2) - std::chrono::milliseconds(1));
+  EXPECT_EQ(kept->until - kept->created, std::chrono::hours(2));
+
+  const auto by_label = ok("silence", {{"label", {{"env", "prod"}}}, {"for", "1h"}});
+  EXPECT_EQ(by_label["silence"]["id"], 2);
+  EXPECT_TRUE(by_label["silence"]["name"].is_null());
+  EXPECT_EQ(by_label["matching"], 1);
+  // Labels nothing has yet: accepted, and the reply says it covers no target now.
+  EXPECT_EQ(ok("silence", {{"label", {{"env", "next"}}}, {"for", "1m"}})["matching"], 0);
+
+  const auto listed = ok("silences")["silences"];
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[0], silence);
+  EXPECT_EQ(listed[2]["labels"], json({{"env", "next"}}));
+
+  // show: the silence lasting longest; list: a marker on the silenced row only.
+  EXPECT_EQ(ok("show", {{"name", "web"}})["silenced"], silence);
+  EXPECT_TRUE(ok("show", {{"name", "slow"}})["silenced"].is_null());
+  for (const auto& target : ok("list")["targets"]) {
+    if (target["name"] == "web")
+      EXPECT_EQ(target["silenced"], json({{"id", 1}, {"until", silence["until"]}}));
+    else
+      EXPECT_TRUE(target["silenced"].is_null()) << target;
+  }
+
+  EXPECT_EQ(ok("unsilence", {{"id", 1}}), json({{"silence", silence}}));
+  EXPECT_EQ(lifted, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(ok("show", {{"name", "web"}})["silenced"]["id"], 2);
+  const auto again = run("unsilence", {{"id", 1}});
+  ASSERT_TRUE(again.failure);
+  EXPECT_EQ(again.failure->code, "not_found");
+  EXPECT_EQ(again.failure->message, "no silence 1 (it may have expired; see \"silences\")");
+  EXPECT_EQ(ok("silences")["silences"].size(), 2u);
+}
+
+TEST_F(CommandsTest, SilenceRefusesATargetThatIsNotThereAndBadArguments) {
+  const auto typo = run("silence", {{"name", "wbe"}, {"for", "2h"}});
+  ASSERT_TRUE(typo.failure);
+  EXPECT_EQ(typo.failure->code, "not_found");
+  EXPECT_EQ(typo.failure->message,
+            "no target named \"wbe\" (to silence targets before they exist, use labels)");
+  const auto message_of = [&](json args) {
+    auto outcome = run("silence", std::move(args));
+    EXPECT_TRUE(outcome.failure);
+    EXPECT_EQ(outcome.failure ? outcome.failure->code : "", "bad_request");
+    return outcome.failure ? outcome.failure->message : "";
+  };
+  EXPECT_EQ(message_of({{"for", "2h"}}),
+            R"(give "name" (a target) or "label" (labels every target silenced carries), or both)");
+  EXPECT_EQ(message_of({{"name", "web"}}),
+            R"(missing "for" (how long: a duration from "1m" to "8760h"))");
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", "59s"}}),
+            R"("for" must be from 1m to 8760h (a year), found "59s")");
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", "8761h"}}),
+            R"("for" must be from 1m to 8760h (a year), found "8761h")");
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", 7200}}),
+            R"("for" must be a duration string ("2h"), found 7200)");
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", "2 hours"}}).rfind("\"for\": ", 0), 0u);
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", "2h"}, {"comment", std::string(1001, 'x')}}),
+            "the comment is longer than 1000 bytes");
+  EXPECT_EQ(message_of({{"name", "web"}, {"for", "2h"}, {"comment", 5}}),
+            "\"comment\" must be a string, found 5");
+  EXPECT_EQ(message_of({{"label", {{"bad label", "x"}}}, {"for", "2h"}}).rfind("label ", 0), 0u);
+  EXPECT_EQ(message_of({{"label", {{"env", 1}}}, {"for", "2h"}}).rfind("\"label\" values", 0), 0u);
+  EXPECT_EQ(code_of("unsilence", json::object()), "bad_request");
+  EXPECT_EQ(code_of("unsilence", {{"id", "1"}}), "bad_request");
+  EXPECT_EQ(code_of("unsilence", {{"id", -1}}), "bad_request");
+  EXPECT_EQ(code_of("unsilence", {{"id", 42}}), "not_found");
+  EXPECT_EQ(ok("silences"), json({{"silences", json::array()}}));
+}
+
+TEST_F(CommandsTest, SilencesSurviveARestartAndIdsAreNotReused) {
+  ok("silence", {{"name", "web"}, {"for", "2h"}, {"comment", "kept"}});
+  ok("silence", {{"label", {{"team", "core"}}}, {"for", "3h"}});
+  ok("unsilence", {{"id", 2}});
+  const auto before = ok("silences");
+  restart();
+  EXPECT_EQ(ok("silences"), before);
+  EXPECT_EQ(ok("show", {{"name", "web"}})["silenced"]["comment"], "kept");
+  EXPECT_EQ(ok("silence", {{"name", "slow"}, {"for", "1m"}})["silence"]["id"], 3);
+}
+
+TEST_F(CommandsTest, SilencesThatExpiredWhileStoppedAreDroppedAtStart) {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const json expired = {{"id", 4},
+                        {"name", "web"},
+                        {"labels", json::object()},
+                        {"created_ms", now_ms - 3'600'000},
+                        {"until_ms", now_ms - 1},
+                        {"comment", ""}};
+  json active = expired;
+  active["id"] = 6;
+  active["until_ms"] = now_ms + 3'600'000;
+  test::write_file(silences_path(),
+                   json({{"version", 1}, {"next_id", 9}, {"silences", {expired, active}}}).dump());
+  restart();
+  const auto listed = ok("silences")["silences"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["id"], 6);
+  EXPECT_EQ(ok("silence", {{"name", "web"}, {"for", "1m"}})["silence"]["id"], 9);
+}
+
+TEST_F(CommandsTest, ADamagedSilencesFileRefusesTheStart) {
+  test::write_file(silences_path(), R"({"version": 1, "next_id": 1, "silences": [{"id": 3,
+                     "name": "web", "created_ms": 0, "until_ms": 60000}]})");
+  service_->shutdown();
+  io_.poll();
+  service_.reset();
+  auto loaded = config::load_config(config_path());
+  ASSERT_TRUE(loaded);
+  service_ = std::make_unique<service::Service>(io_, config_path(), std::move(*loaded.value));
+  try {
+    service_->start();
+    ADD_FAILURE() << "started";
+  } catch (const service::StartupError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              silences_path().string() + ": /silences/0/id: id 3 is not below next_id 1");
+  }
+}
+
+TEST_F(CommandsTest, ASilenceExpiresByItselfAtItsUntil) {
+  std::vector<std::uint64_t> lifted;
+  service_->on_silence_lifted(
+      [&](const alerts::Silence& silence) { lifted.push_back(silence.id); });
+  // Through the backend, which takes any lifetime of a minute or more: begun a minute ago, it
+  // ends in a few milliseconds.
+  const auto now = std::chrono::system_clock::now();
+  auto kept = service_->add_silence({.name = "web",
+                                     .created = now - std::chrono::minutes(1),
+                                     .until = now + std::chrono::milliseconds(20)});
+  ASSERT_TRUE(kept);
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return !lifted.empty(); }, 10s));
+  EXPECT_EQ(lifted, std::vector<std::uint64_t>{kept->id});
+  EXPECT_EQ(service_->silences().size(), 0u);
+  EXPECT_TRUE(ok("show", {{"name", "web"}})["silenced"].is_null());
+  restart();  // and the file says so too
+  EXPECT_EQ(ok("silences"), json({{"silences", json::array()}}));
+}
+
+TEST_F(CommandsTest, ASilencesFileThatCannotBeWrittenIsAnIoErrorAndChangesNothing) {
+  ok("silence", {{"name", "web"}, {"for", "1h"}});
+  std::filesystem::remove_all(dir_.path() / "state");
+  test::write_file(dir_.path() / "state", "not a directory");
+  EXPECT_EQ(code_of("silence", {{"name", "slow"}, {"for", "1h"}}), "io_error");
+  EXPECT_EQ(code_of("unsilence", {{"id", 1}}), "io_error");
+  EXPECT_EQ(ok("silences")["silences"].size(), 1u);
 }
 
 TEST_F(CommandsTest, UnknownArgumentKeysAreBadRequests) {

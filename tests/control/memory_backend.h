@@ -51,6 +51,23 @@ class MemoryBackend final : public Backend {
   }
   void reload(std::function<void(const status::ReloadReport&)> done) override { done(reload_); }
   results::Feed& feed() override { return feed_; }
+  const alerts::Silences& silences() const override { return silences_; }
+  Expected<alerts::Silence, Refusal<SilenceRefused>> add_silence(alerts::Silence silence) override {
+    if (silence_refusal_)
+      return *silence_refusal_;
+    auto id = silences_.add(std::move(silence));
+    if (!id)
+      return Refusal<SilenceRefused>{SilenceRefused::invalid, id.error().message};
+    return *silences_.find(*id);
+  }
+  Expected<alerts::Silence, Refusal<UnsilenceRefused>> remove_silence(std::uint64_t id) override {
+    if (unsilence_refusal_)
+      return *unsilence_refusal_;
+    auto removed = silences_.remove(id);
+    if (!removed)
+      return Refusal<UnsilenceRefused>{UnsilenceRefused::not_found, "no silence"};
+    return std::move(removed).value();
+  }
 
   status::Snapshot snapshot_{};
   std::map<std::string, Target> targets_;
@@ -62,6 +79,9 @@ class MemoryBackend final : public Backend {
   std::vector<nlohmann::json> added_;
   std::vector<std::string> removed_;
   results::Feed feed_;
+  alerts::Silences silences_;
+  std::optional<Refusal<SilenceRefused>> silence_refusal_;
+  std::optional<Refusal<UnsilenceRefused>> unsilence_refusal_;
 };
 
 }  // namespace fetchd::control

@@ -146,5 +146,43 @@ TEST_F(MemoryBackendTest, ListAndShowReadTheBackendsTargets) {
   EXPECT_EQ(code_of(run("show", {{"name", "nope"}})), "not_found");
 }
 
+TEST_F(MemoryBackendTest, SilenceRefusalsBecomeTheProtocolsCodes) {
+  auto& web = backend_.targets_["web"];
+  web.config.name = "web";
+  const json args = {{"name", "web"}, {"for", "2h"}};
+  backend_.silence_refusal_ = Refusal<SilenceRefused>{SilenceRefused::full, "at most 10000"};
+  const auto full = run("silence", args);
+  EXPECT_EQ(code_of(full), "limit_exceeded");
+  EXPECT_EQ(full[0].failure->message, "at most 10000");
+  backend_.silence_refusal_ = Refusal<SilenceRefused>{SilenceRefused::io_error, "disk"};
+  EXPECT_EQ(code_of(run("silence", args)), "io_error");
+  backend_.silence_refusal_ = Refusal<SilenceRefused>{SilenceRefused::invalid, "bad"};
+  EXPECT_EQ(code_of(run("silence", args)), "bad_request");
+  backend_.silence_refusal_.reset();
+  const auto kept = run("silence", args);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].result["silence"]["id"], 1);
+  EXPECT_EQ(kept[0].result["matching"], 1);
+
+  backend_.unsilence_refusal_ = Refusal<UnsilenceRefused>{UnsilenceRefused::io_error, "disk"};
+  EXPECT_EQ(code_of(run("unsilence", {{"id", 1}})), "io_error");
+  backend_.unsilence_refusal_.reset();
+  EXPECT_EQ(code_of(run("unsilence", {{"id", 2}})), "not_found");
+  EXPECT_EQ(run("unsilence", {{"id", 1}})[0].result["silence"]["name"], "web");
+}
+
+TEST_F(MemoryBackendTest, ExpiredSilencesAreNeitherListedNorShown) {
+  auto& web = backend_.targets_["web"];
+  web.config.name = "web";
+  const auto now = std::chrono::system_clock::now();
+  // Ended a second ago but not yet removed by the backend.
+  ASSERT_TRUE(backend_.silences_.add({.name = "web",
+                                      .created = now - std::chrono::hours(1),
+                                      .until = now - std::chrono::seconds(1)}));
+  EXPECT_EQ(run("silences")[0].result, json({{"silences", json::array()}}));
+  EXPECT_TRUE(run("show", {{"name", "web"}})[0].result["silenced"].is_null());
+  EXPECT_TRUE(run("list")[0].result["targets"][0]["silenced"].is_null());
+}
+
 }  // namespace
 }  // namespace fetchd::control

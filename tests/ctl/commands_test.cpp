@@ -151,6 +151,43 @@ TEST(CtlCommands, UsageErrorsSayWhatIsWrong) {
             "separated by commas");
 }
 
+TEST(CtlCommands, SilenceSilencesAndUnsilence) {
+  EXPECT_EQ(request_of("silence", {"web", "--for", "2h"}),
+            json::parse(R"({"id":7,"cmd":"silence","args":{"name":"web","for":"2h"}})"));
+  EXPECT_EQ(request_of("silence", {"--label", "env=prod", "--label=team=core", "--for=1h30m",
+                                   "--comment", "disk swap"}),
+            json::parse(R"({"id":7,"cmd":"silence","args":{"label":{"env":"prod","team":"core"},
+                           "for":"1h30m","comment":"disk swap"}})"));
+  EXPECT_EQ(request_of("silence", {"--for", "1m", "web", "--label", "env=prod"}),
+            json::parse(R"({"id":7,"cmd":"silence","args":{"name":"web","label":{"env":"prod"},
+                           "for":"1m"}})"));
+  EXPECT_EQ(request_of("silences", {}), json::parse(R"({"id":7,"cmd":"silences"})"));
+  EXPECT_EQ(request_of("unsilence", {"12"}),
+            json::parse(R"({"id":7,"cmd":"unsilence","args":{"id":12}})"));
+
+  EXPECT_EQ(error_of("silence", {"--for", "2h"}), "missing NAME or --label KEY=VALUE");
+  EXPECT_EQ(error_of("silence", {"web"}), "missing --for DUR (how long: 1m to 8760h)");
+  EXPECT_EQ(error_of("silence", {"web", "api", "--for", "2h"}),
+            "unexpected argument \"api\" (one NAME; --label for several targets)");
+  EXPECT_EQ(error_of("silence", {"web", "--for", "30s"}),
+            "--for \"30s\": a silence lasts from 1m to 8760h (a year)");
+  EXPECT_EQ(error_of("silence", {"web", "--for", "8761h"}),
+            "--for \"8761h\": a silence lasts from 1m to 8760h (a year)");
+  EXPECT_EQ(error_of("silence", {"web", "--for", "2 hours"}).rfind("--for: expected a duration", 0),
+            0u);
+  EXPECT_EQ(error_of("silence", {"web", "--for", "2h", "--comment", std::string(1001, 'x')}),
+            "--comment: at most 1000 bytes");
+  EXPECT_EQ(error_of("silence", {"--label", "env", "--for", "2h"}),
+            "--label \"env\": expected KEY=VALUE");
+  EXPECT_EQ(error_of("silences", {"web"}), "unexpected argument \"web\"");
+  EXPECT_EQ(error_of("unsilence", {}), "missing ID");
+  EXPECT_EQ(error_of("unsilence", {"x1"}),
+            "ID \"x1\": expected a silence's id (a number; see fetchctl silences)");
+  EXPECT_EQ(error_of("unsilence", {"0"}),
+            "ID \"0\": expected a silence's id (a number; see fetchctl silences)");
+  EXPECT_EQ(error_of("unsilence", {"1", "2"}), "unexpected argument \"2\"");
+}
+
 TEST(CtlCommands, TableLookupIsExact) {
   EXPECT_NE(find_command("list"), nullptr);
   EXPECT_EQ(find_command("lis"), nullptr);

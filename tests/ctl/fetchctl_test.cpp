@@ -78,6 +78,12 @@ TEST_F(FetchctlTest, SendsEachCommandsRequestExactly) {
       {{"fetch", "api"}, R"({"id":1,"cmd":"fetch","args":{"name":"api"}})"},
       {{"fetch", "api", "--wait"}, R"({"id":1,"cmd":"fetch","args":{"name":"api","wait":true}})"},
       {{"reload"}, R"({"id":1,"cmd":"reload"})"},
+      {{"silence", "api", "--for", "2h", "--comment", "deploy"},
+       R"({"id":1,"cmd":"silence","args":{"name":"api","for":"2h","comment":"deploy"}})"},
+      {{"silence", "--label", "env=prod", "--for", "30m"},
+       R"({"id":1,"cmd":"silence","args":{"label":{"env":"prod"},"for":"30m"}})"},
+      {{"silences"}, R"({"id":1,"cmd":"silences"})"},
+      {{"unsilence", "3"}, R"({"id":1,"cmd":"unsilence","args":{"id":3}})"},
   };
   for (const auto& [args, expected] : cases) {
     test::TempDir dir("fetchctl-request");
@@ -262,6 +268,10 @@ TEST_F(FetchctlTest, UsageErrorsExitTwoWithUsageAndSendNothing) {
       {{"add", "api", "https://api.example/", "--interval", "often"},
        "fetchctl: add: --interval: expected a duration like \"10s\", found \"often\": expected "
        "a number at \"often\"\n"},
+      {{"silence", "api"}, "fetchctl: silence: missing --for DUR (how long: 1m to 8760h)\n"},
+      {{"unsilence", "three"},
+       "fetchctl: unsilence: ID \"three\": expected a silence's id (a number; see fetchctl "
+       "silences)\n"},
       {{"--timeout", "soon", "status"},
        "fetchctl: --timeout: expected a duration like \"10s\", found \"soon\": expected a number "
        "at \"soon\"\n"},

@@ -287,5 +287,77 @@ TEST(CtlRender, UnexpectedShapesPrintAsDashesInsteadOfFailing) {
   EXPECT_NO_THROW(render_error(json("x")));
 }
 
+TEST(CtlRender, ListAddsASilencedColumnOnlyWhenSomeTargetIsSilenced) {
+  json result = test::list_result(test::fixed_now());
+  result["targets"][1]["silenced"] = nullptr;
+  for (auto& target : result["targets"]) {
+    if (target["name"] == "api")
+      target["silenced"] = {{"id", 3}, {"until", test::utc(test::fixed_now() + seconds(7140))}};
+  }
+  EXPECT_EQ(render_list(result, {}, at_fixed_now()),
+            "NAME         STATE    CODE  LATENCY  CHECKED    FAILS  UPTIME  SILENCED\n"
+            "api          down      dns        -  5m12s ago     12  50.00%  #3, 1h59m left\n"
+            "douban       unknown     -        -  -              0       -  -\n"
+            "www.163.com  up        200   12.3ms  12s ago        0  99.98%  -\n");
+}
+
+TEST(CtlRender, ShowSaysWhenATargetIsSilenced) {
+  json result = test::show_result(test::fixed_now());
+  result["silenced"] = {{"id", 3},
+                        {"name", "www.163.com"},
+                        {"labels", json::object()},
+                        {"created", test::utc(test::fixed_now() - seconds(60))},
+                        {"until", test::utc(test::fixed_now() + seconds(7200))},
+                        {"comment", "disk swap"}};
+  const std::string out = render_show(result, {}, at_fixed_now());
+  EXPECT_NE(out.find("\nlabels       lesson=async-io\n"
+                     "silenced     until 2026-11-25T16:00:00.000Z (in 2h) by silence 3 (disk "
+                     "swap)\n\n"),
+            std::string::npos)
+      << out;
+  result["silenced"]["comment"] = "";
+  EXPECT_NE(render_show(result, {}, at_fixed_now())
+                .find("silenced     until 2026-11-25T16:00:00.000Z (in 2h) by silence 3\n"),
+            std::string::npos);
+  result["silenced"] = nullptr;
+  EXPECT_EQ(render_show(result, {}, at_fixed_now()).find("silenced"), std::string::npos);
+}
+
+TEST(CtlRender, SilenceSilencesAndUnsilence) {
+  const auto until = test::utc(test::fixed_now() + seconds(7200));
+  const json by_name = {{"id", 3},
+                        {"name", "web"},
+                        {"labels", json::object()},
+                        {"created", test::utc(test::fixed_now())},
+                        {"until", until},
+                        {"comment", "disk swap"}};
+  EXPECT_EQ(render_silence({{"silence", by_name}, {"matching", 1}}, {}, at_fixed_now()),
+            "silence 3: web until 2026-11-25T16:00:00.000Z (in 2h)\n");
+  json by_labels = by_name;
+  by_labels["id"] = 4;
+  by_labels["name"] = nullptr;
+  by_labels["labels"] = {{"env", "prod"}, {"team", "core"}};
+  by_labels["comment"] = "";
+  EXPECT_EQ(render_silence({{"silence", by_labels}, {"matching", 2}}, {}, at_fixed_now()),
+            "silence 4: env=prod team=core until 2026-11-25T16:00:00.000Z (in 2h)\n"
+            "  covers 2 targets now\n");
+  EXPECT_EQ(render_silence({{"silence", by_labels}, {"matching", 0}}, {}, at_fixed_now()),
+            "silence 4: env=prod team=core until 2026-11-25T16:00:00.000Z (in 2h)\n"
+            "  no target has these labels now (targets added with them later are silenced)\n");
+
+  EXPECT_EQ(render_silences({{"silences", {by_name, by_labels}}}, {}, at_fixed_now()),
+            "ID  COVERS              UNTIL                     LEFT  COMMENT\n"
+            " 3  web                 2026-11-25T16:00:00.000Z    2h  disk swap\n"
+            " 4  env=prod team=core  2026-11-25T16:00:00.000Z    2h\n");
+  EXPECT_EQ(render_silences({{"silences", json::array()}}, {}, at_fixed_now()), "no silences\n");
+  EXPECT_EQ(render_unsilence({{"silence", by_name}}, {}, at_fixed_now()),
+            "lifted silence 3 (web)\n");
+  // Control characters from the daemon never reach the terminal.
+  json hostile = by_name;
+  hostile["comment"] = "\033[2J";
+  EXPECT_EQ(render_silences({{"silences", {hostile}}}, {}, at_fixed_now()).find('\033'),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace fetchd::ctl

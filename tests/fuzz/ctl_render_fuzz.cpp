@@ -37,6 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       render_remove(value, *request, context);
       render_fetch(value, *request, context);
       render_reload(value, *request, context);
+      render_silence(value, *request, context);
+      render_silences(value, *request, context);
+      render_unsilence(value, *request, context);
     }
   }
   return 0;

@@ -228,7 +228,7 @@ TEST_F(ControlTest, EveryCommandAndErrorCodeOverTheSocket) {
   ASSERT_TRUE(client.connected());
 
   EXPECT_EQ(client.ok("version"), json({{"version", "0.1.0"}, {"protocol", 1}}));
-  EXPECT_EQ(client.ok("help")["commands"].size(), 10u);
+  EXPECT_EQ(client.ok("help")["commands"].size(), 13u);
 
   // fetch: with and without wait, busy, disabled, not_found.
   const auto fetched = client.ok("fetch", {{"name", "web"}, {"wait", true}});
@@ -287,12 +287,25 @@ TEST_F(ControlTest, EveryCommandAndErrorCodeOverTheSocket) {
   EXPECT_EQ(client.code("frobnicate"), "unknown_command");
   EXPECT_EQ(client.code("list", {{"colour", "red"}}), "bad_request");
 
+  // silence / silences / unsilence and their refusals.
+  const auto silenced = client.ok("silence", {{"name", "web"}, {"for", "1h"}, {"comment", "c"}});
+  EXPECT_EQ(silenced["silence"]["id"], 1);
+  EXPECT_EQ(silenced["matching"], 1);
+  EXPECT_EQ(client.ok("silences")["silences"], json::array({silenced["silence"]}));
+  EXPECT_EQ(client.ok("show", {{"name", "web"}})["silenced"]["id"], 1);
+  EXPECT_EQ(client.code("silence", {{"name", "nope"}, {"for", "1h"}}), "not_found");
+  EXPECT_EQ(client.code("silence", {{"name", "web"}, {"for", "1s"}}), "bad_request");
+  EXPECT_EQ(client.ok("unsilence", {{"id", 1}})["silence"]["id"], 1);
+  EXPECT_EQ(client.code("unsilence", {{"id", 1}}), "not_found");
+
   // The state file cannot be written: io_error, and nothing changed.
   std::filesystem::remove_all(dir_.path() / "state");
   test::write_file(dir_.path() / "state", "a file where the state directory should be");
   EXPECT_EQ(client.code("add", {{"target", {{"name", "api"}, {"url", nginx_->url("/")}}}}),
             "io_error");
   EXPECT_EQ(client.code("show", {{"name", "api"}}), "not_found");
+  EXPECT_EQ(client.code("silence", {{"name", "web"}, {"for", "1h"}}), "io_error");
+  EXPECT_EQ(client.ok("silences")["silences"], json::array());
 
   // The fetch of "hang" was still running when the reload removed the target: it is cancelled
   // with it, so it does not hold up the stop.

@@ -38,7 +38,7 @@ struct ReadRequest {};
 // Reads exactly `bytes` more (a request body after its head) and appends them to the request last
 // recorded; EOF first ends the script.
 struct ReadBody {
-  std::size_t bytes;
+  std::size_t bytes = 0;
 };
 struct Send {
   std::string bytes;
@@ -46,10 +46,10 @@ struct Send {
 // One byte per write, `per_byte` apart (starting with the first byte): a drip-feeding server.
 struct SendSlowly {
   std::string bytes;
-  std::chrono::steady_clock::duration per_byte;
+  std::chrono::steady_clock::duration per_byte{};
 };
 struct Pause {
-  std::chrono::steady_clock::duration duration;
+  std::chrono::steady_clock::duration duration{};
 };
 // Graceful end: TLS close_notify (if TLS), then FIN; the connection stays open, discarding what the
 // client sends, until the client closes it (so unread client bytes never turn the FIN into a RST).
