@@ -340,7 +340,9 @@ TEST_F(CommandsTest, SilenceShownInListAndShowThenUnsilenced) {
   // show: the silence lasting longest; list: a marker on the silenced row only.
   EXPECT_EQ(ok("show", {{"name", "web"}})["silenced"], silence);
   EXPECT_TRUE(ok("show", {{"name", "slow"}})["silenced"].is_null());
-  for (const auto& target : ok("list")["targets"]) {
+  // Kept: a range-for over a member of the temporary reply would read freed memory.
+  const json rows = ok("list");
+  for (const auto& target : rows["targets"]) {
     if (target["name"] == "web")
       EXPECT_EQ(target["silenced"], json({{"id", 1}, {"until", silence["until"]}}));
     else
