@@ -58,9 +58,10 @@ tidy: test-deps
 
 # ThreadSanitizer on the tests that cross threads: the service's reload reader thread (ServiceTest,
 # the daemons reloading in DaemonTest and FetchctlDaemonTest, the control reload command), the
-# state files it writes and the results store's writer thread. A report fails the test. Not FetchctlTest: fetchctl has one thread, and
+# state files it writes, the results store's writer thread, the notifier's state writer and the
+# command runner's children. A report fails the test. Not FetchctlTest: fetchctl has one thread, and
 # the fake server's hand-off to the test goes through the fetchctl process, which TSan cannot see.
-TSAN_TESTS ?= ^(ServiceTest|DaemonTest|FetchctlDaemonTest|CommandsTest|AtomicFile|RuntimeTargets|StateCrash|ResultsStore|PersistenceTest)\.
+TSAN_TESTS ?= ^(ServiceTest|DaemonTest|FetchctlDaemonTest|CommandsTest|AtomicFile|RuntimeTargets|StateCrash|ResultsStore|PersistenceTest|NotifierTest|CommandTest)\.
 tsan: test-deps $(TSAN)/build.ninja
 	ninja -C $(TSAN) -j$(JOBS) fetchd_tests fetchd fetchctl
 	cd $(TSAN) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \

@@ -301,8 +301,9 @@ struct Notifier::Route {
 Notifier::Notifier(const asio::any_io_executor& executor, http::Fetcher& fetcher,
                    const registry::Registry& registry, const Silences& silences,
                    const config::AlertsConfig& config, std::filesystem::path state_dir,
-                   NotifierMemory memory)
-    : executor_(executor),
+                   NotifierMemory memory, std::function<Clock::time_point()> now)
+    : now_(std::move(now)),
+      executor_(executor),
       fetcher_(fetcher),
       registry_(registry),
       silences_(silences),
@@ -410,7 +411,7 @@ std::size_t Notifier::queued() const {
 }
 
 void Notifier::on_event(const results::Event& event) {
-  const auto now = Clock::now();
+  const auto now = now_();
   switch (event.kind) {
     case results::EventKind::recorded: {
       if (event.change == nullptr)
@@ -459,23 +460,29 @@ void Notifier::on_event(const results::Event& event) {
 void Notifier::hold(Change change) {
   if (routes_.empty())
     return;
-  window_.push_back(Clock::now());
+  window_.push_back(now_());
   held_.push_back(std::move(change));
   arm();
 }
 
 void Notifier::arm() {
-  if (armed_ || stopped_ || routes_.empty())
+  if (stopped_ || routes_.empty())
     return;
   bool busy = !held_.empty() || storm_ || dirty_;
   for (const auto& route : routes_)
     busy = busy || !route->memory.queue.empty();
+  // A change arriving while the timer idles brings it forward, so its hold is not stretched.
+  const auto due = std::chrono::steady_clock::now() +
+                   (busy ? std::chrono::duration_cast<std::chrono::milliseconds>(kBusyTick)
+                         : std::chrono::duration_cast<std::chrono::milliseconds>(kIdleTick));
+  if (armed_ && timer_.expiry() <= due)
+    return;
   armed_ = true;
-  timer_.expires_after(busy ? std::chrono::duration_cast<std::chrono::milliseconds>(kBusyTick)
-                            : std::chrono::duration_cast<std::chrono::milliseconds>(kIdleTick));
-  timer_.async_wait([self = weak_from_this()](std::error_code error) {
+  const auto generation = ++timer_generation_;
+  timer_.expires_at(due);
+  timer_.async_wait([self = weak_from_this(), generation](std::error_code error) {
     const auto owner = self.lock();
-    if (!owner)
+    if (!owner || generation != owner->timer_generation_)
       return;
     owner->armed_ = false;
     if (error || owner->stopped_)
@@ -485,7 +492,7 @@ void Notifier::arm() {
 }
 
 void Notifier::tick() {
-  const auto now = Clock::now();
+  const auto now = now_();
   while (!window_.empty() && window_.front() + kStormWindow <= now)
     window_.pop_front();
   release(now);
@@ -532,7 +539,7 @@ void Notifier::release(Clock::time_point now) {
 }
 
 void Notifier::route_changes(Route& route, std::vector<Change> changes, bool storm, bool closing) {
-  const auto now = Clock::now();
+  const auto now = now_();
   if (!storm && !closing) {
     for (const auto& change : changes)
       enqueue(route, change_notice(change, "change"));
@@ -620,7 +627,7 @@ void Notifier::repeat(Clock::time_point now) {
 }
 
 void Notifier::reconcile() {
-  const auto now = Clock::now();
+  const auto now = now_();
   for (const auto& route : routes_) {
     std::vector<Change> changes;
     // Told DOWN, but recovered or gone meanwhile (while fetchd was stopped, say).
@@ -677,7 +684,7 @@ Notice Notifier::change_notice(const Change& change, const std::string& kind) co
   notice.since = change.since;
   notice.reason = change.reason;
   notice.status = change.status;
-  notice.created = Clock::now();
+  notice.created = now_();
   if (const auto* entry = registry_.find(change.name)) {
     notice.url = entry->config->fetch.url.to_string();
     notice.labels = entry->config->labels;
@@ -729,7 +736,7 @@ bool Notifier::silenced(const registry::Entry& entry, Clock::time_point now) con
 }
 
 void Notifier::pump(const std::shared_ptr<Route>& route) {
-  const auto now = Clock::now();
+  const auto now = now_();
   auto& queue = route->memory.queue;
   while (!route->in_flight && !queue.empty()) {
     const Notice& next = queue.front();
@@ -921,7 +928,7 @@ void Notifier::delivered(const std::shared_ptr<Route>& route, const std::string&
   auto& queue = route->memory.queue;
   if (queue.empty())
     return;
-  const auto now = Clock::now();
+  const auto now = now_();
   Notice& notice = queue.front();
   dirty_ = true;
   if (problem.empty()) {

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,10 +118,12 @@ class Notifier : public std::enable_shared_from_this<Notifier> {
  public:
   using Clock = std::chrono::system_clock;
 
-  Notifier(const asio::any_io_executor& executor, http::Fetcher& fetcher,
-           const registry::Registry& registry, const Silences& silences,
-           const config::AlertsConfig& config, std::filesystem::path state_dir,
-           NotifierMemory memory);
+  Notifier(
+      const asio::any_io_executor& executor, http::Fetcher& fetcher,
+      const registry::Registry& registry, const Silences& silences,
+      const config::AlertsConfig& config, std::filesystem::path state_dir, NotifierMemory memory,
+      // The wall clock; tests pass their own to step over holds, storms and back-offs.
+      std::function<Clock::time_point()> now = [] { return Clock::now(); });
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
   ~Notifier();
@@ -174,6 +177,7 @@ class Notifier : public std::enable_shared_from_this<Notifier> {
   void save_soon();
   void save_now(bool final);
 
+  std::function<Clock::time_point()> now_;
   asio::any_io_executor executor_;
   http::Fetcher& fetcher_;
   const registry::Registry& registry_;
@@ -189,6 +193,7 @@ class Notifier : public std::enable_shared_from_this<Notifier> {
   std::size_t commands_running_ = 0;
   asio::steady_timer timer_;
   bool armed_ = false;
+  std::uint64_t timer_generation_ = 0;  // a wait replaced by an earlier one is ignored
   bool dirty_ = false;
   std::chrono::steady_clock::time_point last_save_{};
   std::unique_ptr<Writer> writer_;
