@@ -2,7 +2,8 @@
 # End to end under a real systemd: boots a minimal Debian 12 root with systemd as PID 1 in a
 # systemd-nspawn container (its own network namespace: only its loopback exists), installs the
 # built .deb there and checks the package and the service's life under systemd:
-#   install enables and starts fetchd.socket and fetchd.service; fetches work under the hardening;
+#   install enables and starts fetchd.socket and fetchd.service; fetches work under the hardening,
+#   and so does a notification command;
 #   fetchctl works for root and the group fetchd and is refused to others; systemctl reload applies
 #   an edit and keeps the old configuration on a broken one; the journal carries the state-change
 #   lines with their priorities; the packaged web_listen serves /-/ready and /metrics; SIGSEGV and
@@ -192,6 +193,8 @@ in_container sh -c 'printf "127.0.0.1 localhost probe.test\n::1 localhost\n" >/e
 cat >"$work/e2e.json" <<'EOF'
 {
   "defaults": {"interval": "500ms", "timeout": "2s"},
+  "alerts": {"commands": [{"name": "record", "match": {"names": ["closed"]},
+                           "argv": ["/bin/sh", "-c", "env > /var/lib/fetchd/notified.env"]}]},
   "targets": [
     {"name": "web", "url": "http://probe.test/"},
     {"name": "closed", "url": "http://127.0.0.1:9/"}
@@ -202,6 +205,8 @@ in_container cp /opt/e2e/e2e.json /etc/fetchd/conf.d/e2e.json
 check "systemctl reload succeeds" in_container systemctl reload fetchd.service
 check "the reload is applied: web is up" wait_until 15 sh -c 'fetchctl --json list --state up | grep -q "\"name\":\"web\""'
 check "closed is down" wait_until 15 sh -c 'fetchctl --json list --state down | grep -q "\"name\":\"closed\""'
+check "a notification command runs under the hardened unit, told FETCHD_*" wait_until 15 sh -c \
+  'grep -q "^FETCHD_NAME=closed$" /var/lib/fetchd/notified.env && grep -q "^FETCHD_STATE=DOWN$" /var/lib/fetchd/notified.env'
 # STATUS= is refreshed every 5 s.
 check "STATUS= counts the targets and says the reload was ok" wait_until 15 sh -c \
   'systemctl show -P StatusText fetchd.service | grep -q "^2 targets: 1 up, 1 down · .* · last reload ok$"'
