@@ -41,7 +41,13 @@ $(TSAN)/build.ninja:
 build: deps $(RELEASE)/build.ninja
 	ninja -C $(RELEASE) -j$(JOBS) fetchd fetchctl
 
+# Once the daemon answers on its control socket (the example's run/control.sock; for 10 s at
+# most), says how to query it from a second terminal.
 run: build
+	@( for i in $$(seq 100); do \
+	  if $(RELEASE)/fetchctl --socket run/control.sock status >/dev/null 2>&1; then \
+	    printf '\n  In a second terminal: %s --socket run/control.sock list\n\n' "$(RELEASE)/fetchctl"; \
+	    break; fi; sleep 0.1; done ) &
 	$(RELEASE)/fetchd $(RUN_ARGS)
 
 format-check: test-deps

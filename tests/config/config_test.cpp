@@ -106,8 +106,12 @@ TEST(ConfigShipped, ExamplesLoadCleanly) {
   std::vector<std::string> names;
   for (const auto& target : config.targets)
     names.push_back(target.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"www.sina.com.cn", "www.sohu.com", "www.163.com",
-                                             "douban", "www.163.com-https", "www.sohu.com-https"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"fetchd-self", "www.sina.com.cn", "www.sohu.com",
+                                             "www.163.com", "douban", "www.163.com-https",
+                                             "www.sohu.com-https"}));
+  // The one target a machine offline still has: fetchd's own readiness endpoint.
+  EXPECT_EQ(config.targets[0].fetch.url.to_string(),
+            "http://" + config.settings.web_listen.at(0) + "/-/ready");
   EXPECT_EQ(config.files.size(), 2u);
   EXPECT_EQ(config.settings.control_socket, "run/control.sock");
   EXPECT_EQ(config.settings.state_dir, "run/state");
