@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/did_you_mean.h"
 #include "common/quote.h"
 #include "config/duration.h"
 
@@ -17,22 +18,6 @@ bool has_control_char(std::string_view text) {
     const auto byte = static_cast<unsigned char>(c);
     return byte < 0x20 || byte == 0x7f;
   });
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j)
-    row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 bool is_hidden_key(std::string_view name) {
@@ -73,23 +58,15 @@ std::string found(const json& value) {
 }
 
 std::string unknown_key_message(std::string_view key, std::span<const std::string_view> names) {
-  std::string_view best;
-  std::size_t best_distance = 3;  // suggest only close matches
+  std::vector<std::string_view> shown;
   for (std::string_view candidate : names) {
-    if (is_hidden_key(candidate))
-      continue;
-    const std::size_t distance = edit_distance(key, candidate);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
+    if (!is_hidden_key(candidate))
+      shown.push_back(candidate);
   }
-  if (!best.empty())
-    return "unknown key " + quote(key) + " (did you mean \"" + std::string(best) + "\"?)";
+  if (const auto best = closest_name(key, shown))
+    return "unknown key " + quote(key) + " (did you mean \"" + std::string(*best) + "\"?)";
   std::string list;
-  for (std::string_view candidate : names) {
-    if (is_hidden_key(candidate))
-      continue;
+  for (std::string_view candidate : shown) {
     list += list.empty() ? "" : ", ";
     list += candidate;
   }

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/did_you_mean.h"
+#include "common/quote.h"
 #include "common/version.h"
 #include "config/duration.h"
 #include "control/protocol_limits.h"
@@ -57,18 +59,31 @@ int unreachable(std::string_view message, const Command& command, bool json) {
   return kExitUnreachable;
 }
 
+// Three lines rather than the whole help: what was wrong, the closest command, where help is.
+int unknown_command(const std::string& name) {
+  std::vector<std::string_view> names;
+  for (const auto& command : commands())
+    names.push_back(command.name);
+  std::string text = "fetchctl: unknown command " + quote(name);
+  if (const auto best = closest_name(name, names))
+    text += " (did you mean \"" + std::string(*best) + "\"?)";
+  const std::string usage = usage_text();
+  text += "\n" + usage.substr(0, usage.find('\n') + 1) + "Try 'fetchctl --help'.\n";
+  write(stderr, text);
+  return kExitUsage;
+}
+
 // `help [COMMAND]`, answered without the daemon.
 int local_help(const std::vector<std::string>& args) {
   if (args.empty()) {
     write(stdout, usage_text());
     return kExitOk;
   }
-  const Command* command = args.size() == 1 ? find_command(args[0]) : nullptr;
-  if (command == nullptr) {
-    return usage_error(args.size() == 1 ? "unknown command \"" + args[0] + "\""
-                                        : std::string("help takes one COMMAND"),
-                       find_command("help"));
-  }
+  if (args.size() != 1)
+    return usage_error("help takes one COMMAND", find_command("help"));
+  const Command* command = find_command(args[0]);
+  if (command == nullptr)
+    return unknown_command(args[0]);
   write(stdout, command_help(*command));
   return kExitOk;
 }
@@ -243,7 +258,7 @@ int run(const std::vector<std::string>& args) {
   }
   const Command* command = find_command(invocation.command);
   if (command == nullptr)
-    return usage_error("unknown command \"" + invocation.command + "\"", nullptr);
+    return unknown_command(invocation.command);
   if (invocation.global.help || asks_for_help(invocation.args)) {
     write(stdout, command_help(*command));
     return kExitOk;

@@ -260,6 +260,8 @@ TEST_F(FetchctlTest, UsageErrorsExitTwoWithUsageAndSendNothing) {
   const std::vector<Case> cases = {
       {{}, "fetchctl: missing COMMAND\n"},
       {{"frobnicate"}, "fetchctl: unknown command \"frobnicate\"\n"},
+      {{"lst"}, "fetchctl: unknown command \"lst\" (did you mean \"list\"?)\n"},
+      {{"help", "silense"}, "fetchctl: unknown command \"silense\" (did you mean \"silence\"?)\n"},
       {{"--verbose", "list"}, "fetchctl: unknown option \"--verbose\"\n"},
       {{"show"}, "fetchctl: show: missing NAME\n"},
       {{"list", "--json"},
@@ -284,6 +286,12 @@ TEST_F(FetchctlTest, UsageErrorsExitTwoWithUsageAndSendNothing) {
     EXPECT_NE(result.err.find("usage: fetchctl"), std::string::npos) << result.err;
   }
   EXPECT_TRUE(server_.requests().empty());
+  // A mistyped command gets three lines, not the whole help.
+  const auto typo = run({"lst"});
+  EXPECT_EQ(typo.err,
+            "fetchctl: unknown command \"lst\" (did you mean \"list\"?)\n"
+            "usage: fetchctl [--socket PATH] [--json] [--timeout DUR] COMMAND [ARGS]\n"
+            "Try 'fetchctl --help'.\n");
 
   const auto big = run({"add", "--json", json{{"url", std::string(70'000, 'a')}}.dump()});
   EXPECT_EQ(big.exit_status, 2);
