@@ -235,13 +235,18 @@ int main(int argc, char** argv) {
       print_usage(stdout);
       return 0;
     }
+    const bool config_attached = args[i].starts_with("--config=");
     if (args[i] == "--check-config" || args[i] == "-t") {
       check_only = true;
-    } else if ((args[i] == "--config" || args[i] == "-c") && i + 1 < args.size()) {
+    } else if ((args[i] == "--config" || args[i] == "-c") && i + 1 == args.size()) {
+      std::fprintf(stderr, "fetchd: %s needs a PATH (the configuration file)\n", args[i].c_str());
+      print_usage(stderr);
+      return 2;
+    } else if (args[i] == "--config" || args[i] == "-c" || config_attached) {
       // Absolute, so that status, logs and reloads name the same file whatever the reader's
       // working directory.
       std::error_code error;
-      const std::filesystem::path given(args[++i]);
+      const std::filesystem::path given(config_attached ? args[i].substr(9) : args[++i]);
       const auto absolute = std::filesystem::absolute(given, error);
       config_path = (error ? given : absolute.lexically_normal()).string();
     } else {

@@ -21,6 +21,7 @@ namespace {
 struct Options {
   std::vector<http::Target> targets;
   bool json = false;
+  bool help = false;  // --help: the usage on stdout, nothing fetched
   dns::ResolverOptions resolver;
 };
 
@@ -47,12 +48,25 @@ std::string parse_args(const std::vector<std::string>& args, Options& options) {
   http::Target defaults;
   std::vector<std::string> urls;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+    // "--timeout=2s" as "--timeout 2s", as curl and fetchctl take them.
+    const auto equals = args[i].starts_with("--") ? args[i].find('=') : std::string::npos;
+    const std::string arg = args[i].substr(0, equals);
+    std::optional<std::string> attached;
+    if (equals != std::string::npos)
+      attached = args[i].substr(equals + 1);
+    bool value_used = false;
     auto value = [&]() -> std::optional<std::string> {
+      value_used = true;
+      if (attached)
+        return attached;
       if (i + 1 >= args.size())
         return std::nullopt;
       return args[++i];
     };
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+      return {};
+    }
     if (arg == "--json") {
       options.json = true;
     } else if (arg == "--head") {
@@ -100,6 +114,8 @@ std::string parse_args(const std::vector<std::string>& args, Options& options) {
     } else {
       urls.push_back(arg);
     }
+    if (attached && !value_used)
+      return arg + " takes no value";
   }
   if (urls.empty())
     return "no URL given";
@@ -189,6 +205,10 @@ int run(const std::vector<std::string>& args) {
     std::fprintf(stderr, "fetchd once: %s\n", error.c_str());
     print_usage(stderr);
     return 2;
+  }
+  if (options.help) {
+    print_usage(stdout);
+    return 0;
   }
 
   asio::io_context loop(1);

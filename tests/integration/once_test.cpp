@@ -76,6 +76,25 @@ TEST_F(OnceTest, JsonListsEveryResultAndExitStatusReportsFailures) {
   EXPECT_EQ(results[1]["error"]["phase"], "connect");
 }
 
+TEST(OnceOptions, HelpExitsZeroOptionsTakeAttachedValuesAndConfigNeedsAPath) {
+  const auto help = run_fetchd("once --help");
+  EXPECT_EQ(help.exit_status, 0);
+  EXPECT_EQ(help.out.rfind("usage: fetchd once", 0), 0u) << help.out;
+  // "--timeout=0s" is read as "--timeout 0s" (and refused for its value, not as unknown).
+  const std::string refused = std::string(FETCHD_BINARY) + " once --timeout=0s http://127.0.0.1:1/";
+  FILE* pipe = popen((refused + " 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  std::string text;
+  for (std::size_t got = 0; (got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    text.append(buffer, got);
+  pclose(pipe);
+  EXPECT_NE(text.find("--timeout must be more than 0s"), std::string::npos) << text;
+  EXPECT_EQ(run_fetchd("once --json=yes http://127.0.0.1:1/").exit_status, 2);
+  EXPECT_EQ(run_fetchd("-c").exit_status, 2);
+  EXPECT_EQ(run_fetchd("--check-config --config=/nonexistent/fetchd.json").exit_status, 1);
+}
+
 TEST_F(OnceTest, AllSucceededExitsZero) {
   const auto run = run_fetchd("once --json " + nginx_->url("/"));
   EXPECT_EQ(run.exit_status, 0) << run.out;
