@@ -50,6 +50,15 @@ std::string permission_message(const std::string& path) {
   } else {
     text += " (a directory on the way is not searchable by you)";
   }
+  // Joining root (gid 0) to reach one socket would hand out far more than fetchctl: say what
+  // to change on the daemon's side instead.
+  if (group == "root" || group == "0") {
+    text +=
+        " — the socket belongs to group root: set settings.socket_group (e.g. \"fetchd\") "
+        "in the daemon's configuration and add yourself to that group, or run fetchctl as "
+        "root";
+    return text;
+  }
   text += " — add yourself to group " + group + " (sudo usermod -aG " + group +
           " \"$USER\", then log in again), or check the mode of the socket and its directory";
   return text;
