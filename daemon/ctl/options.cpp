@@ -79,6 +79,19 @@ Expected<Invocation> parse_invocation(const std::vector<std::string>& args,
     invocation.command = args[index];
     invocation.args.assign(args.begin() + static_cast<std::ptrdiff_t>(index) + 1, args.end());
   }
+  // --json after the command too (`fetchctl list --json`), as people type it; not for `add`,
+  // whose own --json takes the target's document, and not after "--".
+  if (invocation.command != "add") {
+    auto& rest = invocation.args;
+    for (auto it = rest.begin(); it != rest.end() && *it != "--";) {
+      if (*it == "--json") {
+        invocation.global.json = true;
+        it = rest.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   return invocation;
 }
 
@@ -129,8 +142,8 @@ void ArgCursor::reject_current() {
     return;
   const std::string& arg = args_[index_];
   if (!options_ended_ && starts_with_dash(arg)) {
-    if (arg == "--json" || arg == "--socket" || arg.starts_with("--socket=") ||
-        arg == "--timeout" || arg.starts_with("--timeout=")) {
+    if (arg == "--socket" || arg.starts_with("--socket=") || arg == "--timeout" ||
+        arg.starts_with("--timeout=")) {
       fail("unknown option \"" + arg + "\" (global options go before the command: fetchctl " + arg +
            " COMMAND ...)");
     } else {

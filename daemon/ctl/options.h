@@ -41,9 +41,9 @@ struct Invocation {
   std::vector<std::string> args{};  // everything after the command
 };
 
-// Parses `fetchctl [--socket PATH] [--json] [--timeout DUR] [--help] COMMAND ARGS...`. `args`
-// excludes argv[0]; `env_socket` is $FETCHD_SOCKET (nullptr or empty: unset), which --socket
-// overrides.
+// Parses `fetchctl [--socket PATH] [--json] [--timeout DUR] [--help] COMMAND ARGS...`; --json
+// is taken after the command too (but for `add`, whose --json is its own). `args` excludes
+// argv[0]; `env_socket` is $FETCHD_SOCKET (nullptr or empty: unset), which --socket overrides.
 Expected<Invocation> parse_invocation(const std::vector<std::string>& args, const char* env_socket);
 
 // Reads one command's arguments in order. Options are `--name VALUE` or `--name=VALUE`; `--` ends

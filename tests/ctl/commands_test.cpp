@@ -128,9 +128,9 @@ TEST(CtlCommands, UsageErrorsSayWhatIsWrong) {
             "--state \"sideways\": expected up, down or unknown");
   EXPECT_EQ(error_of("list", {"--label", "novalue"}), "--label \"novalue\": expected KEY=VALUE");
   EXPECT_EQ(error_of("list", {"--label", "a=1", "--label", "a=2"}), "--label a given twice");
-  EXPECT_EQ(error_of("list", {"--json"}),
-            "unknown option \"--json\" (global options go before the command: fetchctl --json "
-            "COMMAND ...)");
+  EXPECT_EQ(error_of("list", {"--socket", "/s"}),
+            "unknown option \"--socket\" (global options go before the command: fetchctl "
+            "--socket COMMAND ...)");
   EXPECT_EQ(error_of("list", {"down"}), "unexpected argument \"down\"");
   EXPECT_EQ(error_of("status", {"--verbose"}), "unknown option \"--verbose\"");
   EXPECT_EQ(error_of("fetch", {"a", "--now"}), "unknown option \"--now\"");

@@ -264,9 +264,9 @@ TEST_F(FetchctlTest, UsageErrorsExitTwoWithUsageAndSendNothing) {
       {{"help", "silense"}, "fetchctl: unknown command \"silense\" (did you mean \"silence\"?)\n"},
       {{"--verbose", "list"}, "fetchctl: unknown option \"--verbose\"\n"},
       {{"show"}, "fetchctl: show: missing NAME\n"},
-      {{"list", "--json"},
-       "fetchctl: list: unknown option \"--json\" (global options go before the command: "
-       "fetchctl --json COMMAND ...)\n"},
+      {{"list", "--timeout", "2s"},
+       "fetchctl: list: unknown option \"--timeout\" (global options go before the command: "
+       "fetchctl --timeout COMMAND ...)\n"},
       {{"add", "api", "https://api.example/", "--interval", "often"},
        "fetchctl: add: --interval: expected a duration like \"10s\", found \"often\": expected "
        "a number at \"often\"\n"},

@@ -22,6 +22,18 @@ TEST(CtlOptions, GlobalOptionsComeBeforeTheCommand) {
   EXPECT_EQ(parsed->args, (Args{"api", "--recent", "3"}));
 }
 
+TEST(CtlOptions, JsonIsTakenAfterTheCommandTooButNotFromAdd) {
+  auto list = parse_invocation({"list", "--state", "down", "--json"}, nullptr);
+  ASSERT_TRUE(list.has_value());
+  EXPECT_TRUE(list->global.json);
+  EXPECT_EQ(list->args, (Args{"--state", "down"}));
+  // After "--" it is an argument; for add it is add's own option (the target's document).
+  EXPECT_FALSE(parse_invocation({"show", "--", "--json"}, nullptr)->global.json);
+  auto add = parse_invocation({"add", "--json", "{}"}, nullptr);
+  EXPECT_FALSE(add->global.json);
+  EXPECT_EQ(add->args, (Args{"--json", "{}"}));
+}
+
 TEST(CtlOptions, SocketFromEnvironmentUnlessGiven) {
   EXPECT_EQ(parse_invocation({"list"}, nullptr)->global.socket, "/run/fetchd/control.sock");
   EXPECT_EQ(parse_invocation({"list"}, "")->global.socket, "/run/fetchd/control.sock");
