@@ -211,7 +211,10 @@ def delivery_checks(fetchd, fetchctl_binary, work, processes, targets, receiver)
                 webhook("silenced", "/silenced", "e"),
             ],
             "commands": [
-                {"name": "env", "argv": ["/bin/sh", "-c", 'env > "$0/$FETCHD_ID"', env_dir],
+                # Written aside and renamed, so the test never reads a half-written file.
+                {"name": "env", "argv": ["/bin/sh", "-c",
+                                         'env > "$0/.$FETCHD_ID" && mv "$0/.$FETCHD_ID" "$0/$FETCHD_ID"',
+                                         env_dir],
                  "match": {"names": ["cmd"]}},
                 {"name": "sleeper", "argv": ["/bin/sleep", SLEEPER_ARG], "timeout": "300ms",
                  "match": {"names": ["cmd"]}},
@@ -281,9 +284,10 @@ def delivery_checks(fetchd, fetchctl_binary, work, processes, targets, receiver)
 
     log("cmd DOWN: the command's environment; the one that never exits is killed")
     targets.down.add("/cmd")
-    wait_for("the command to write its environment", lambda: os.listdir(env_dir), 15,
-             alive=[daemon.process])
-    with open(os.path.join(env_dir, os.listdir(env_dir)[0])) as f:
+    def written():
+        return [name for name in os.listdir(env_dir) if not name.startswith(".")]
+    wait_for("the command to write its environment", written, 15, alive=[daemon.process])
+    with open(os.path.join(env_dir, written()[0])) as f:
         env = dict(line.split("=", 1) for line in f.read().splitlines() if "=" in line)
     for key, value in {"FETCHD_NAME": "cmd", "FETCHD_STATE": "DOWN", "FETCHD_PREVIOUS": "UP",
                        "FETCHD_URL": targets.base + "/cmd", "FETCHD_LABEL_GROUP": "f",
