@@ -13,6 +13,7 @@
 #include "common/read_file.h"
 #include "config/labels.h"
 #include "config/loader.h"
+#include "config/targets.h"
 
 namespace fetchd::config {
 
@@ -201,33 +202,12 @@ void read_webhook_method(Checker& check, const json& member, const std::string& 
     webhook.method = *index == 0 ? http::Method::post : http::Method::put;
 }
 
-// One header, checked as a request header; a later one of the same name replaces it.
-void add_webhook_header(Checker& check, const std::string& at, const std::string& name,
-                        const json& value, http::Headers& headers) {
-  if (!value.is_string()) {
-    check.fail(at, "expected a string, found " + found(value));
-    return;
-  }
-  http::Target probe;
-  probe.headers.push_back({name, value.get<std::string>()});
-  if (auto valid = http::validate(std::move(probe)); !valid) {
-    check.fail(at, valid.error().message);
-    return;
-  }
-  auto same = std::find_if(headers.begin(), headers.end(),
-                           [&](const auto& header) { return http::iequals(header.name, name); });
-  if (same != headers.end())
-    same->value = value.get<std::string>();
-  else
-    headers.push_back({name, value.get<std::string>()});
-}
-
 void read_webhook_headers(Checker& check, const json& member, const std::string& at,
                           WebhookConfig& webhook) {
   if (!check.object(member, at))
     return;
   for (const auto& [name, value] : member.items())
-    add_webhook_header(check, at + pointer_token(name), name, value, webhook.headers);
+    read_header(check, at + pointer_token(name), name, value, webhook.headers);
 }
 
 void read_headers_file(Checker& check, const json& member, const std::string& at,
@@ -296,7 +276,7 @@ void read_webhook_headers_file(Checker& check, const std::string& at, WebhookCon
   for (const auto& [name, value] : document.items()) {
     std::string where = at;
     where.append(" (in ").append(path).append(": ").append(name).append(")");
-    add_webhook_header(check, where, name, value, webhook.headers);
+    read_header(check, where, name, value, webhook.headers);
   }
 }
 

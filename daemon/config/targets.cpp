@@ -135,28 +135,8 @@ void read_headers(Checker& check, const json& member, const std::string& at,
                   TargetBeingRead& into) {
   if (!check.object(member, at))
     return;
-  http::Headers& headers = into.target.fetch.headers;
-  for (const auto& [name, header_value] : member.items()) {
-    const std::string header_at = at + pointer_token(name);
-    if (!header_value.is_string()) {
-      check.fail(header_at, "expected a string, found " + found(header_value));
-      continue;
-    }
-    http::Target probe;
-    probe.headers.push_back({name, header_value.get<std::string>()});
-    auto valid = http::validate(std::move(probe));
-    if (!valid) {
-      check.fail(header_at, valid.error().message);
-      continue;
-    }
-    auto same = std::find_if(headers.begin(), headers.end(),
-                             [&](const auto& h) { return http::iequals(h.name, name); });
-    if (same != headers.end()) {
-      same->value = header_value.get<std::string>();
-    } else {
-      headers.push_back({name, header_value.get<std::string>()});
-    }
-  }
+  for (const auto& [name, header_value] : member.items())
+    read_header(check, at + pointer_token(name), name, header_value, into.target.fetch.headers);
 }
 
 void read_labels(Checker& check, const json& member, const std::string& at, TargetBeingRead& into) {
@@ -373,6 +353,26 @@ std::string derive_target_name(const http::Url& url) {
   if (!url.has_default_port())
     name += "-" + std::to_string(url.port);
   return name;
+}
+
+void read_header(Checker& check, const std::string& at, const std::string& name, const json& value,
+                 http::Headers& headers) {
+  if (!value.is_string()) {
+    check.fail(at, "expected a string, found " + found(value));
+    return;
+  }
+  http::Target probe;
+  probe.headers.push_back({name, value.get<std::string>()});
+  if (auto valid = http::validate(std::move(probe)); !valid) {
+    check.fail(at, valid.error().message);
+    return;
+  }
+  auto same = std::find_if(headers.begin(), headers.end(),
+                           [&](const auto& header) { return http::iequals(header.name, name); });
+  if (same != headers.end())
+    same->value = value.get<std::string>();
+  else
+    headers.push_back({name, value.get<std::string>()});
 }
 
 }  // namespace fetchd::config

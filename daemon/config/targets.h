@@ -26,6 +26,11 @@ struct TargetBeingRead {
 // The keys of a target object and of `defaults`, in the order the unknown-key message lists them.
 std::span<const KeyRule<TargetBeingRead>> target_keys();
 
+// One request header `name: value` (a target's, a webhook's), checked as a request header; one of
+// the same name read before is replaced. Errors are placed at `at`.
+void read_header(Checker& check, const std::string& at, const std::string& name,
+                 const nlohmann::json& value, http::Headers& headers);
+
 // The keys of a target's `tls` object.
 std::span<const KeyRule<http::TlsOptions>> tls_keys();
 
