@@ -267,8 +267,19 @@ TEST_F(CommandsTest, AddAndRemoveRuntimeTargets) {
 }
 
 TEST_F(CommandsTest, AStateFileThatCannotBeWrittenIsAnIoErrorAndChangesNothing) {
-  std::filesystem::remove_all(dir_.path() / "state");
-  test::write_file(dir_.path() / "state", "not a directory");
+  // The results store's writer thread may create the directory again between the two steps:
+  // tried again, with a deadline, until a file stands where the directory was.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    try {
+      std::filesystem::remove_all(dir_.path() / "state");
+      test::write_file(dir_.path() / "state", "not a directory");
+      break;
+    } catch (const std::runtime_error&) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw;
+    }
+  }
   EXPECT_EQ(code_of("add", {{"target", {{"name", "api"}, {"url", server_.url("/api")}}}}),
             "io_error");
   EXPECT_EQ(code_of("show", {{"name", "api"}}), "not_found");
