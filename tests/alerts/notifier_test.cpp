@@ -232,6 +232,9 @@ TEST_F(NotifierTest, WhatWasToldAndWhatIsPendingSurviveARestart) {
   std::ofstream(dir_.path() / "later.ok").put('\n');
   const auto delivered = lines_after("later", 2, 2s);
   ASSERT_EQ(delivered.size(), 2u);
+  // The notifier has taken the command's end (a delivery still in flight at a stop is sent
+  // again after the start, with the same id).
+  ASSERT_TRUE(run_until([&] { return stats_of("command:later").queued == 0; }));
   // Recovered while "stopped": told it recovered at the next start.
   notifier_->stop();
   record("a", true);
