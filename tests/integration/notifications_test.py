@@ -176,8 +176,16 @@ class Daemon:
 
 
 def sleeper_running():
-    done = subprocess.run(["pgrep", "-f", "sleep " + SLEEPER_ARG], capture_output=True)
-    return done.returncode == 0
+    """Whether a `sleep SLEEPER_ARG` is left, read from /proc (procps may not be installed)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if SLEEPER_ARG.encode() in argv and any(arg.endswith(b"sleep") for arg in argv[:1]):
+            return True
+    return False
 
 
 def delivery_checks(fetchd, fetchctl_binary, work, processes, targets, receiver):
